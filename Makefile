@@ -1,0 +1,103 @@
+# vmdbg: one build for the tool, its test guest, its tests and its benchmarks.
+#   make            build build/vmdbg and build/test-guest.elf
+#   make run        build, fetch and build the Linux guest, boot it with the REPL
+#   make check      install what is missing, build, run every test tier
+#   make bench      side-by-side figures (installs QEMU when missing)
+#   make fuzz       libFuzzer targets (clang)
+#   SANITIZE=1      build with ASan and UBSan (objects kept apart from the plain build)
+
+BUILD    := build
+SANITIZE ?= 0
+CC       ?= gcc
+V        ?= 0
+
+CPPFLAGS := -I. -D_GNU_SOURCE
+CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -pthread -MMD -MP
+LDFLAGS  := -pthread
+LDLIBS   := -lelf -lreadline -lm
+
+ifeq ($(SANITIZE),1)
+OBJ      := $(BUILD)/obj-san
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+OBJ      := $(BUILD)/obj
+endif
+
+LIB_SRC  := $(filter-out cli/main.c,$(wildcard emu/*.c virtio/*.c gdbstub/*.c cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(OBJ)/%.o)
+LIB      := $(OBJ)/libvmdbg.a
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJ)/unit/%)
+UNIT_LIB := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+# Relink build/vmdbg whenever the flavour (plain or sanitized) changes.
+FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
+
+.PHONY: all run check check-unit check-guest check-linux bench fuzz guest deps clean install
+all: $(BUILD)/vmdbg $(BUILD)/test-guest.elf
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	scripts/deps.sh build
+	@touch $@
+
+$(FLAVOUR): | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.flavour-*
+	@touch $@
+
+$(OBJ)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vmdbg: $(OBJ)/cli/main.o $(LIB) $(FLAVOUR)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ)/cli/main.o $(LIB) $(LDLIBS)
+
+$(OBJ)/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LIB) $(LDLIBS) -lcmocka
+
+include tests/guest/guest.mk
+
+# --- the Linux guests (kernel from Debian's source, Debian's stock kernel, initramfs)
+guest: $(DEPS_STAMP)
+	scripts/mkguest.sh
+
+run: all guest
+	$(BUILD)/vmdbg --kernel $(BUILD)/guest/vmlinux --initrd $(BUILD)/guest/initramfs.cpio.gz --cpus 2 --repl $(RUN_ARGS)
+
+# --- tests: unit (cmocka), test guest (prove), Linux (prove), each tier timed
+check: all $(UNIT_BIN)
+	@scripts/run-tests.sh $(OBJ)/unit
+
+check-unit: $(UNIT_BIN)
+	@scripts/run-tests.sh --only unit $(OBJ)/unit
+
+check-guest: all
+	@scripts/run-tests.sh --only guest $(OBJ)/unit
+
+check-linux: all
+	@scripts/run-tests.sh --only linux $(OBJ)/unit
+
+bench: all
+	scripts/bench.sh
+
+fuzz:
+	$(MAKE) -f tests/fuzz/fuzz.mk
+
+install: $(BUILD)/vmdbg
+	install -D -m 755 $(BUILD)/vmdbg $(DESTDIR)$(PREFIX)/bin/vmdbg
+
+PREFIX ?= /usr/local
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,56 @@
+/* The command line (DESIGN.md "Command line"): parsed and checked before any KVM work. */
+#ifndef VMDBG_OPTIONS_H
+#define VMDBG_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPT_MAX_PORTS 3
+
+enum port_backend { PORT_DEFAULT, PORT_STDIO, PORT_FILE, PORT_UNIX, PORT_NULL };
+
+struct port_opt {
+	enum port_backend kind;
+	const char *path;
+};
+
+struct options {
+	const char *kernel, *initrd, *append;
+	uint64_t mem_size;
+	int cpus;
+	const char *cpuid;
+	const char *gdb;      /* tcp:[HOST:]PORT or unix:PATH */
+	bool gdb_wait;
+	const char *script;
+	bool repl, json;
+	struct port_opt ports[OPT_MAX_PORTS];
+	const char *serial2;  /* path (from file:PATH) */
+	const char *trace;    /* mmio,ctl,vq,irq[:FILE] */
+	bool virtio_cmdline;
+	bool pvm_workarounds;
+	int verbose;
+	bool help, version;
+};
+
+/* Exit statuses (README "Exit status"). */
+enum {
+	EXIT_OK = 0,
+	EXIT_SCRIPT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_GUEST_CRASHED = 3,
+};
+
+/*
+ * Parse ARGV into OPTS. Returns 0, or -EINVAL with ERR holding one line that
+ * names the flag and what is wrong with it. Files are not opened here.
+ */
+int options_parse(int argc, char **argv, struct options *opts, char *err, size_t errlen);
+
+/* "256M", "1G", "1048576" (bytes when no suffix, K/M/G/T powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+
+#include <stdio.h>
+void options_usage(FILE *out);
+
+#endif

@@ -1,0 +1,627 @@
+/* The KVM VM: RAM, irqchip, PIT, devices, boot, pause/resume and the end of the run. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpuid.h"
+#include "layout.h"
+#include "log.h"
+
+#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000UL
+#define CONSOLE_OUT_CAP (1u << 20)
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+uint64_t vm_uptime_ns(const struct vm *vm)
+{
+	return now_ns() - vm->start_ns;
+}
+
+static int kvm_ioctl_retry(int fd, unsigned long req, unsigned long arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* --- devices on the buses --------------------------------------------- */
+
+static void com_set_irq(void *opaque, int level, int gsi)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("KVM_IRQ_LINE %d: %s", gsi, strerror(errno));
+}
+
+static void com1_set_irq(void *opaque, int level)
+{
+	com_set_irq(opaque, level, LAYOUT_COM1_IRQ);
+}
+
+static void com2_set_irq(void *opaque, int level)
+{
+	com_set_irq(opaque, level, LAYOUT_COM2_IRQ);
+}
+
+static void com1_tx(void *opaque, uint8_t byte)
+{
+	struct vm *vm = opaque;
+
+	hostbuf_put(&vm->console_out, &byte, 1);
+}
+
+static void com2_tx(void *opaque, uint8_t byte)
+{
+	struct vm *vm = opaque;
+
+	if (vm->com2_fd >= 0 && write(vm->com2_fd, &byte, 1) < 0)
+		log_warn("COM2 output: %s", strerror(errno));
+}
+
+static const struct uart_host_ops com1_ops = { .tx = com1_tx, .set_irq = com1_set_irq };
+static const struct uart_host_ops com2_ops = { .tx = com2_tx, .set_irq = com2_set_irq };
+
+static void pm_event(void *opaque, enum pm_event ev)
+{
+	struct vm *vm = opaque;
+
+	if (ev == PM_POWEROFF)
+		vm_end(vm, VM_END_POWEROFF, "guest powered off (ACPI S5)");
+	else
+		vm_end(vm, VM_END_POWEROFF,
+		       "guest asked for a reboot (ACPI reset register); vmdbg ends the run instead");
+}
+
+/* --- creation ----------------------------------------------------------- */
+
+static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region low = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.low_size,
+		.userspace_addr = (uintptr_t)vm->mem.host,
+	};
+	int r = gm_init(&vm->mem, vm->cfg.mem_size);
+
+	if (r)
+		return set_err(err, errlen, r, "cannot map %llu bytes of guest RAM: %s",
+			       (unsigned long long)vm->cfg.mem_size, strerror(-r));
+	low.memory_size = vm->mem.low_size;
+	low.userspace_addr = (uintptr_t)vm->mem.host;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
+		return set_err(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION (low RAM): %s",
+			       strerror(errno));
+	if (gm_high_size(&vm->mem)) {
+		struct kvm_userspace_memory_region high = {
+			.slot = 1,
+			.guest_phys_addr = LAYOUT_RAM_HIGH_START,
+			.memory_size = gm_high_size(&vm->mem),
+			.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size),
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &high) < 0)
+			return set_err(err, errlen, -errno,
+				       "KVM_SET_USER_MEMORY_REGION (RAM above 4 GiB): %s",
+				       strerror(errno));
+	}
+	return 0;
+}
+
+static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
+{
+	int nent = 256;
+
+	for (;;) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->cpuid = c;
+			break;
+		}
+		free(c);
+		if (errno != E2BIG)
+			return set_err(err, errlen, -errno, "KVM_GET_SUPPORTED_CPUID: %s",
+				       strerror(errno));
+		nent *= 2;
+	}
+	if (vm->cfg.cpuid_filter)
+		return cpuid_filter(vm->cpuid, vm->cfg.cpuid_filter, err, errlen);
+	return 0;
+}
+
+static int setup_devices(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	r = hostbuf_init(&vm->console_out, CONSOLE_OUT_CAP);
+	if (r)
+		return set_err(err, errlen, r, "console buffer: %s", strerror(-r));
+	vm->com1 = uart_create("COM1", &com1_ops, vm);
+	vm->com2 = uart_create("COM2", &com2_ops, vm);
+	if (!vm->com1 || !vm->com2)
+		return set_err(err, errlen, -ENOMEM, "cannot create the UARTs");
+	vm->com2_fd = -1;
+	if (vm->cfg.serial2_path) {
+		vm->com2_fd = open(vm->cfg.serial2_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm->com2_fd < 0)
+			return set_err(err, errlen, -errno, "--serial2 file:%s: %s",
+				       vm->cfg.serial2_path, strerror(errno));
+	}
+	vm->pm.event = pm_event;
+	vm->pm.opaque = vm;
+	vm->pio.name = "pio";
+	vm->mmio.name = "mmio";
+	bus_register(&vm->pio, LAYOUT_COM1, 8, &uart_bus_ops, vm->com1, "COM1");
+	bus_register(&vm->pio, LAYOUT_COM2, 8, &uart_bus_ops, vm->com2, "COM2");
+	bus_register(&vm->pio, LAYOUT_PM_SLEEP_CONTROL, 3, &pm_ops, &vm->pm, "ACPI PM");
+	return 0;
+}
+
+static bool on_pvm(void)
+{
+	struct stat st;
+
+	return stat("/sys/module/kvm_pvm", &st) == 0;
+}
+
+static void sig_kick(int sig)
+{
+	/* Only interrupts KVM_RUN; immediate_exit carries the request. */
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = sig_kick };
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = vm->event_fd = -1;
+	vm->com2_fd = -1;
+	vm->end_status = VM_END_NONE;
+	vm->start_ns = now_ns();
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	symtab_init(&vm->syms);
+	vm->ncpus = cfg->ncpus;
+	vm->on_pvm = on_pvm();
+	sigaction(SIGUSR1, &sa, NULL);
+
+	vm->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return set_err(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return set_err(err, errlen, -ENOTSUP, "/dev/kvm: unsupported KVM API version");
+	vm->vm_fd = kvm_ioctl_retry(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return set_err(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0)
+		return set_err(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
+	{
+		__u64 idmap = KVM_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+			log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return set_err(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	{
+		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+			return set_err(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	}
+	r = setup_memory(vm, err, errlen);
+	if (!r)
+		r = setup_cpuid(vm, err, errlen);
+	if (!r)
+		r = setup_devices(vm, err, errlen);
+	return r;
+}
+
+int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaque,
+		       const char *name, int *irqfd)
+{
+	struct vm_mmio_dev *d;
+	struct kvm_irqfd kirq = { 0 };
+	int r;
+
+	if (vm->nr_mmio == ACPI_MAX_MMIO_DEVS)
+		return -ENOSPC;
+	d = &vm->mmio_devs[vm->nr_mmio];
+	d->base = LAYOUT_MMIO_START + vm->nr_mmio * LAYOUT_MMIO_WINDOW;
+	d->size = LAYOUT_MMIO_WINDOW;
+	d->gsi = LAYOUT_CONSOLE_GSI + vm->nr_mmio;
+	d->irqfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->irqfd < 0)
+		return -errno;
+	kirq.fd = d->irqfd;
+	kirq.gsi = d->gsi;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0) {
+		r = -errno;
+		close(d->irqfd);
+		return r;
+	}
+	r = bus_register(&vm->mmio, d->base, d->size, ops, opaque, name);
+	if (r) {
+		close(d->irqfd);
+		return r;
+	}
+	*irqfd = d->irqfd;
+	return vm->nr_mmio++;
+}
+
+/* --- the kernel command line --------------------------------------------- */
+
+/* A Linux kernel: a bzImage, or an ELF whose bytes carry the version banner. */
+static bool kernel_is_linux(const char *path)
+{
+	struct stat st;
+	bool is_linux = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && st.st_size > 0x210) {
+		p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p != MAP_FAILED) {
+			is_linux = !memcmp((char *)p + 0x202, "HdrS", 4) ||
+				memmem(p, st.st_size, "Linux version ", 14) != NULL;
+			munmap(p, st.st_size);
+		}
+	}
+	close(fd);
+	return is_linux;
+}
+
+static bool cmdline_has(const char *cmdline, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (const char *p = cmdline; (p = strstr(p, key)); p += len)
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+static void cmdline_add(char **cmdline, const char *word, const char *why)
+{
+	char *n;
+
+	if (asprintf(&n, "%s%s%s", *cmdline, **cmdline ? " " : "", word) < 0)
+		return;
+	free(*cmdline);
+	*cmdline = n;
+	if (why)
+		log_info("adding '%s' to the kernel command line: %s", word, why);
+}
+
+static char *build_cmdline(struct vm *vm)
+{
+	char *cmdline = strdup(vm->cfg.append ? vm->cfg.append : "");
+	bool is_linux = kernel_is_linux(vm->cfg.kernel);
+
+	if (!cmdline)
+		return NULL;
+	if (is_linux && !vm->cfg.append)
+		cmdline_add(&cmdline, "console=ttyS0", NULL);
+	if (vm->cfg.virtio_cmdline) {
+		for (int i = 0; i < vm->nr_mmio; i++) {
+			char word[96];
+
+			snprintf(word, sizeof(word), "virtio_mmio.device=4K@0x%llx:%u",
+				 (unsigned long long)vm->mmio_devs[i].base, vm->mmio_devs[i].gsi);
+			cmdline_add(&cmdline, word, NULL);
+		}
+	}
+	if (is_linux && vm->on_pvm && vm->cfg.pvm_workarounds) {
+		if (!cmdline_has(cmdline, "clearcpuid="))
+			cmdline_add(&cmdline, "clearcpuid=cx16,xsave,smap,popcnt",
+				    "this KVM is PVM, whose instruction emulator lacks cmpxchg16b, "
+				    "xrstor, clac and popcnt (--no-pvm-workarounds to keep them)");
+		if (vm->cfg.initrd && !cmdline_has(cmdline, "rdinit=") &&
+		    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run="))
+			cmdline_add(&cmdline, "rdinit=/idle",
+				    "guest user space cannot make system calls on PVM, so PID 1 is "
+				    "a pause loop and the kernel stays up for the REPL and gdb");
+	}
+	return cmdline;
+}
+
+/* --- boot ---------------------------------------------------------------- */
+
+int vm_boot(struct vm *vm, char *err, size_t errlen)
+{
+	struct acpi_config acpi = { .ncpus = vm->ncpus };
+	struct boot_args args = { 0 };
+	uint64_t rsdp = 0;
+	int r;
+
+	for (int i = 0; i < vm->nr_mmio; i++) {
+		acpi.mmio[i].base = vm->mmio_devs[i].base;
+		acpi.mmio[i].size = vm->mmio_devs[i].size;
+		acpi.mmio[i].gsi = vm->mmio_devs[i].gsi;
+	}
+	acpi.nr_mmio = vm->nr_mmio;
+	r = acpi_build(&vm->mem, &acpi, &rsdp);
+	if (r)
+		return set_err(err, errlen, r, "cannot build the ACPI tables: %s", strerror(-r));
+
+	vm->cmdline = build_cmdline(vm);
+	if (!vm->cmdline)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	args.kernel = vm->cfg.kernel;
+	args.initrd = vm->cfg.initrd;
+	args.cmdline = vm->cmdline;
+	args.rsdp_gpa = rsdp;
+	r = loader_load(&vm->mem, &args, &vm->boot, err, errlen);
+	if (r)
+		return r;
+	if (vm->boot.is_elf) {
+		char serr[256];
+
+		if (symtab_load(&vm->syms, vm->cfg.kernel, serr, sizeof(serr)) < 0)
+			log_debug("no symbols from %s: %s", vm->cfg.kernel, serr);
+	}
+	log_debug("kernel command line: %s", vm->cmdline);
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		r = vcpu_init(vm, i);
+		if (r)
+			return set_err(err, errlen, r, "cannot create vCPU %d: %s", i, strerror(-r));
+	}
+	r = vcpu_setup_boot(&vm->vcpus[0], &vm->boot);
+	if (r)
+		return set_err(err, errlen, r, "cannot set the boot vCPU's registers: %s",
+			       strerror(-r));
+	for (int i = 0; i < vm->ncpus; i++) {
+		r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (r)
+			return set_err(err, errlen, -r, "cannot start vCPU thread %d: %s", i,
+				       strerror(r));
+		vm->vcpus[i].thread_started = true;
+	}
+	return 0;
+}
+
+/* --- pause, resume, end -------------------------------------------------- */
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, SIGUSR1);
+}
+
+static bool all_parked(struct vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started && !vm->vcpus[i].parked)
+			return false;
+	return true;
+}
+
+int vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_depth++;
+	pthread_mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].run)
+			vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->lock);
+	while (!all_parked(vm))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->pause_depth == 0)
+		r = -EALREADY;
+	else if (--vm->pause_depth == 0)
+		pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->lock);
+	p = vm->pause_depth > 0;
+	pthread_mutex_unlock(&vm->lock);
+	return p;
+}
+
+void vm_end(struct vm *vm, int status, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->end_status == VM_END_NONE) {
+		vm->end_status = status;
+		va_start(ap, fmt);
+		vsnprintf(vm->end_reason, sizeof(vm->end_reason), fmt, ap);
+		va_end(ap);
+	}
+	vm->ending = true;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (write(vm->event_fd, &one, sizeof(one)) < 0) {
+		/* The fd is already readable. */
+	}
+}
+
+bool vm_ended(struct vm *vm)
+{
+	bool e;
+
+	pthread_mutex_lock(&vm->lock);
+	e = vm->ending;
+	pthread_mutex_unlock(&vm->lock);
+	return e;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vm_end(vm, VM_END_USER, "session ended");
+	hostbuf_close(&vm->console_out);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].run)
+			vcpu_kick(&vm->vcpus[i]);
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started)
+			pthread_join(v->thread, NULL);
+		if (v->run)
+			munmap(v->run, vm->run_size);
+		if (v->fd > 0)
+			close(v->fd);
+	}
+	for (int i = 0; i < vm->nr_mmio; i++)
+		close(vm->mmio_devs[i].irqfd);
+	if (vm->com1)
+		uart_destroy(vm->com1);
+	if (vm->com2)
+		uart_destroy(vm->com2);
+	if (vm->com2_fd >= 0)
+		close(vm->com2_fd);
+	hostbuf_free(&vm->console_out);
+	symtab_free(&vm->syms);
+	free(vm->cpuid);
+	free(vm->cmdline);
+	gm_free(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->event_fd >= 0)
+		close(vm->event_fd);
+	vm->vm_fd = vm->kvm_fd = vm->event_fd = -1;
+}
+
+/* --- registers -------------------------------------------------------------- */
+
+static int vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
+{
+	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
+		return -ENOENT;
+	return ioctl(vm->vcpus[cpu].fd, req, arg) < 0 ? -errno : 0;
+}
+
+int vm_get_regs(struct vm *vm, int cpu, struct kvm_regs *regs)
+{
+	return vcpu_ioctl(vm, cpu, KVM_GET_REGS, regs);
+}
+
+int vm_set_regs(struct vm *vm, int cpu, const struct kvm_regs *regs)
+{
+	return vcpu_ioctl(vm, cpu, KVM_SET_REGS, (void *)regs);
+}
+
+int vm_get_sregs(struct vm *vm, int cpu, struct kvm_sregs *sregs)
+{
+	return vcpu_ioctl(vm, cpu, KVM_GET_SREGS, sregs);
+}
+
+int vm_set_sregs(struct vm *vm, int cpu, const struct kvm_sregs *sregs)
+{
+	return vcpu_ioctl(vm, cpu, KVM_SET_SREGS, (void *)sregs);
+}
+
+static int fmt_seg(char *buf, size_t size, const char *name, const struct kvm_segment *s)
+{
+	return snprintf(buf, size, "%-3s=%04x %016llx %08x %s type=%x dpl=%u%s%s%s\n", name,
+			s->selector, (unsigned long long)s->base, s->limit,
+			s->present ? "P" : "-", s->type, s->dpl, s->l ? " L" : "",
+			s->db ? " DB" : "", s->g ? " G" : "");
+}
+
+void vm_format_regs(struct vm *vm, int cpu, char *buf, size_t size)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	char sym[160];
+	size_t off = 0;
+
+#define OUT(...) (off += snprintf(buf + off, off < size ? size - off : 0, __VA_ARGS__))
+	if (vm_get_regs(vm, cpu, &r) || vm_get_sregs(vm, cpu, &s)) {
+		snprintf(buf, size, "vCPU %d: registers unavailable\n", cpu);
+		return;
+	}
+	symtab_format(&vm->syms, r.rip, sym, sizeof(sym));
+	OUT("vCPU %d\n", cpu);
+	OUT("RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", r.rax, r.rbx, r.rcx, r.rdx);
+	OUT("RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", r.rsi, r.rdi, r.rbp, r.rsp);
+	OUT("R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n", r.r8, r.r9, r.r10, r.r11);
+	OUT("R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n", r.r12, r.r13, r.r14, r.r15);
+	OUT("RIP=%016llx <%s> RFL=%08llx [%c%c%c%c%c%c%c] CPL=%u\n", r.rip, sym, r.rflags,
+	    r.rflags & (1 << 11) ? 'O' : '-', r.rflags & (1 << 10) ? 'D' : '-',
+	    r.rflags & (1 << 9) ? 'I' : '-', r.rflags & (1 << 7) ? 'S' : '-',
+	    r.rflags & (1 << 6) ? 'Z' : '-', r.rflags & (1 << 2) ? 'P' : '-',
+	    r.rflags & 1 ? 'C' : '-', s.cs.dpl);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "ES", &s.es);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "CS", &s.cs);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "SS", &s.ss);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "DS", &s.ds);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "FS", &s.fs);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "GS", &s.gs);
+	off += fmt_seg(buf + off, off < size ? size - off : 0, "TR", &s.tr);
+	OUT("GDT=     %016llx %08x\n", s.gdt.base, s.gdt.limit);
+	OUT("IDT=     %016llx %08x\n", s.idt.base, s.idt.limit);
+	OUT("CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx CR8=%llx\n", s.cr0, s.cr2, s.cr3,
+	    s.cr4, s.cr8);
+	OUT("EFER=%016llx APIC_BASE=%016llx\n", s.efer, s.apic_base);
+#undef OUT
+}

@@ -1,0 +1,147 @@
+/*
+ * The machine: one KVM VM, its RAM, vCPU threads, in-kernel irqchip and PIT,
+ * the port-I/O and MMIO buses, the UARTs and the ACPI power registers. This
+ * is the API the layers above (virtio wiring, REPL, gdb stub) use; they never
+ * issue KVM ioctls themselves.
+ */
+#ifndef VMDBG_VM_H
+#define VMDBG_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "acpi.h"
+#include "bus.h"
+#include "guest_mem.h"
+#include "hostbuf.h"
+#include "loader.h"
+#include "pm.h"
+#include "symbols.h"
+#include "uart.h"
+
+#define VM_MAX_CPUS 64
+#define VM_DEFAULT_MEM (256ULL << 20)
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *append;        /* NULL: vmdbg's default command line */
+	uint64_t mem_size;
+	int ncpus;
+	const char *cpuid_filter;  /* "-cx16,-xsave" or NULL */
+	bool virtio_cmdline;       /* append virtio_mmio.device= for each window */
+	const char *serial2_path;  /* COM2 output file or NULL */
+	bool pvm_workarounds;      /* add clearcpuid=/rdinit= on PVM (default true) */
+	bool stop_on_crash;        /* keep the VM paused after a crash instead of exiting */
+};
+
+enum vcpu_state { VCPU_RUNNING, VCPU_PAUSED, VCPU_HALTED, VCPU_STOPPED };
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	/* Protected by vm->lock. */
+	bool parked;
+	uint32_t last_exit_reason;
+	uint64_t exits;
+	uint64_t emulated;          /* instructions completed in userspace */
+};
+
+/* Why the run ended; maps to the exit status (see README). */
+enum vm_end {
+	VM_END_NONE = -1,
+	VM_END_POWEROFF = 0,     /* guest powered off: exit 0 */
+	VM_END_USER = 0,         /* Ctrl-A X, quit, SIGTERM: exit 0 */
+	VM_END_CRASH = 3,        /* triple fault, internal error, panic: exit 3 */
+};
+
+struct vm_mmio_dev {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+	int irqfd;                 /* eventfd bound to GSI through KVM_IRQFD */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd, vm_fd;
+	int run_size;
+	bool on_pvm;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct boot_info boot;
+	char *cmdline;
+	struct symtab syms;        /* from the kernel ELF when it has a .symtab */
+
+	int ncpus;
+	struct vcpu vcpus[VM_MAX_CPUS];
+	struct kvm_cpuid2 *cpuid;  /* the filtered supported set */
+
+	struct uart *com1, *com2;
+	int com2_fd;
+	struct pm pm;
+	struct hostbuf console_out;  /* COM1 bytes for the terminal (main thread drains) */
+
+	int nr_mmio;
+	struct vm_mmio_dev mmio_devs[ACPI_MAX_MMIO_DEVS];
+
+	/* Pause/resume and the end of the run. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int pause_depth;           /* > 0: every vCPU parks */
+	bool ending;
+	int end_status;            /* enum vm_end, set once */
+	char end_reason[256];
+	int event_fd;              /* written when the run ends or a vCPU stops (main loop wakes) */
+	uint64_t start_ns;
+};
+
+/* Build the machine: RAM, devices, ACPI, kernel. ERR gets a one-line reason. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+
+/*
+ * Add a virtio-mmio style device at the next free window (before vm_boot).
+ * Returns its index; *IRQFD receives an eventfd that raises its GSI (edge).
+ */
+int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaque,
+		       const char *name, int *irqfd);
+
+/* Load the kernel, write ACPI tables and boot structures, start the vCPU threads. */
+int vm_boot(struct vm *vm, char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* Pause every vCPU and wait until each has parked; nests. Resume undoes one pause. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* End the run with STATUS (enum vm_end) and a reason; the first call wins. */
+void vm_end(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool vm_ended(struct vm *vm);
+
+/* vCPU state (the vCPU should be paused; each call is one KVM ioctl). */
+int vm_get_regs(struct vm *vm, int cpu, struct kvm_regs *regs);
+int vm_set_regs(struct vm *vm, int cpu, const struct kvm_regs *regs);
+int vm_get_sregs(struct vm *vm, int cpu, struct kvm_sregs *sregs);
+int vm_set_sregs(struct vm *vm, int cpu, const struct kvm_sregs *sregs);
+
+/* Print every register of CPU in the style of QEMU's `info registers`. */
+void vm_format_regs(struct vm *vm, int cpu, char *buf, size_t size);
+
+/* Nanoseconds since vm_create. */
+uint64_t vm_uptime_ns(const struct vm *vm);
+uint64_t now_ns(void);
+
+/* Internal to emu/: the vCPU thread and boot register setup (vcpu.c). */
+int vcpu_init(struct vm *vm, int id);
+int vcpu_setup_boot(struct vcpu *vcpu, const struct boot_info *boot);
+void *vcpu_thread(void *arg);
+void vcpu_kick(struct vcpu *vcpu);
+
+#endif
