@@ -100,4 +100,4 @@ PREFIX ?= /usr/local
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/tg -type f -name '*.d' 2>/dev/null)

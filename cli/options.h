@@ -8,10 +8,10 @@
 
 #define OPT_MAX_PORTS 3
 
-enum port_backend { PORT_DEFAULT, PORT_STDIO, PORT_FILE, PORT_UNIX, PORT_NULL };
+enum port_opt_kind { PORT_DEFAULT, PORT_STDIO, PORT_FILE, PORT_UNIX, PORT_NULL };
 
 struct port_opt {
-	enum port_backend kind;
+	enum port_opt_kind kind;
 	const char *path;
 };
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,31 +12,6 @@
 #include <unistd.h>
 
 #include "emu/log.h"
-#include "emu/vm.h"
-#include "panic_watch.h"
-#include "term.h"
-
-#define INPUT_CAP 4096
-
-struct session {
-	struct vm vm;
-	int epfd, sigfd, retry_fd;
-	bool stdin_open;
-	struct term_escape esc;
-	uint8_t input[INPUT_CAP]; /* typed bytes the UART has no room for yet */
-	size_t input_len;
-	struct panic_watch panic;
-	uint64_t panic_at;        /* when "Kernel panic" was seen (ns), 0 if not */
-};
-
-enum { EV_STDIN = 1, EV_CONSOLE, EV_VM, EV_SIGNAL, EV_RETRY };
-
-static int ep_add(int epfd, int fd, uint32_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
 
 static void write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -52,16 +28,62 @@ static void write_all(int fd, const uint8_t *p, size_t len)
 	}
 }
 
-static void drain_console(struct session *s)
+static void record_history(struct session *s, const uint8_t *buf, size_t len)
 {
+	if (len >= SESSION_HISTORY_CAP) {
+		buf += len - SESSION_HISTORY_CAP;
+		s->history_total += len - SESSION_HISTORY_CAP;
+		len = SESSION_HISTORY_CAP;
+	}
+	if (s->history_len + len > SESSION_HISTORY_CAP) {
+		size_t drop = s->history_len + len - SESSION_HISTORY_CAP;
+
+		memmove(s->history, s->history + drop, s->history_len - drop);
+		s->history_len -= drop;
+	}
+	memcpy(s->history + s->history_len, buf, len);
+	s->history_len += len;
+	s->history_total += len;
+}
+
+void session_guest_output(struct session *s, const uint8_t *buf, size_t len)
+{
+	if (!s->prompt_focus)
+		write_all(STDOUT_FILENO, buf, len);
+	record_history(s, buf, len);
+	if (!s->panic_at && panic_watch_feed(&s->panic, buf, len))
+		s->panic_at = now_ns();
+	if (s->on_console_output)
+		s->on_console_output(s, buf, len);
+}
+
+void session_print(struct session *s, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	fprintf(stderr, "%s%s\n", term_is_raw() ? "\r" : "", line);
+}
+
+static void stdio_port_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	session_guest_output(opaque, buf, len);
+}
+
+static void on_console_out(void *opaque, int fd, uint32_t events)
+{
+	struct session *s = opaque;
 	uint8_t buf[8192];
 	size_t n;
 
-	while ((n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0) {
-		write_all(STDOUT_FILENO, buf, n);
-		if (!s->panic_at && panic_watch_feed(&s->panic, buf, n))
-			s->panic_at = now_ns();
-	}
+	while ((n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
+		session_guest_output(s, buf, n);
 }
 
 static void arm_retry(struct session *s, bool on)
@@ -82,25 +104,52 @@ static void push_input(struct session *s)
 	arm_retry(s, s->input_len > 0);
 }
 
-static void status_line(struct session *s)
+static void on_retry(void *opaque, int fd, uint32_t events)
 {
-	fprintf(stderr, "\r\nvmdbg: up %.1fs, %d vCPU(s), %s\r\n", vm_uptime_ns(&s->vm) / 1e9,
-		s->vm.ncpus, vm_is_paused(&s->vm) ? "paused" : "running");
+	struct session *s = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Spurious wake-up. */
+	}
+	push_input(s);
 }
 
-static void read_stdin(struct session *s)
+/* Every vCPU's registers, taken while all are paused. */
+static void dump_cpus(struct session *s)
 {
-	uint8_t in[512], out[512];
-	ssize_t r;
-	size_t off = 0;
+	char regs[4096];
 
-	r = read(STDIN_FILENO, in, sizeof(in) < INPUT_CAP - s->input_len ? sizeof(in)
-									     : INPUT_CAP - s->input_len);
+	vm_pause(&s->vm);
+	for (int i = 0; i < s->vm.ncpus; i++) {
+		vm_format_regs(&s->vm, i, regs, sizeof(regs));
+		for (char *line = strtok(regs, "\n"); line; line = strtok(NULL, "\n"))
+			session_print(s, "  %s", line);
+		session_print(s, "  exits=%llu last_exit_reason=%u emulated=%llu",
+			      (unsigned long long)s->vm.vcpus[i].exits, s->vm.vcpus[i].last_exit_reason,
+			      (unsigned long long)s->vm.vcpus[i].emulated);
+	}
+	vm_resume(&s->vm);
+}
+
+static void status_line(struct session *s)
+{
+	session_print(s, "vmdbg: up %.1fs, %d vCPU(s), %s", vm_uptime_ns(&s->vm) / 1e9, s->vm.ncpus,
+		      vm_is_paused(&s->vm) ? "paused" : "running");
+}
+
+static void on_stdin(void *opaque, int fd, uint32_t events)
+{
+	struct session *s = opaque;
+	uint8_t in[512], out[512];
+	size_t room = SESSION_INPUT_CAP - s->input_len, off = 0;
+	ssize_t r = read(STDIN_FILENO, in, sizeof(in) < room ? sizeof(in) : room);
+
 	if (r <= 0) {
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			return;
 		/* End of input (a pipe or /dev/null): the guest keeps running. */
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+		evloop_del(&s->loop, STDIN_FILENO);
 		s->stdin_open = false;
 		return;
 	}
@@ -110,6 +159,7 @@ static void read_stdin(struct session *s)
 
 		memcpy(s->input + s->input_len, out, n);
 		s->input_len += n;
+		ports_stdio_input(&s->ports, out, n);
 		off += used;
 		switch (action) {
 		case TERM_QUIT:
@@ -119,8 +169,7 @@ static void read_stdin(struct session *s)
 			fputs(term_help_text, stderr);
 			break;
 		case TERM_SWITCH:
-			fputs("\r\nvmdbg: no command prompt in this session (start vmdbg with --repl)\r\n",
-			      stderr);
+			session_print(s, "vmdbg: no command prompt in this session (start vmdbg with --repl)");
 			break;
 		case TERM_STATUS:
 			status_line(s);
@@ -133,98 +182,71 @@ static void read_stdin(struct session *s)
 		push_input(s);
 }
 
-static void handle_signal(struct session *s)
+static void on_signal(void *opaque, int fd, uint32_t events)
 {
+	struct session *s = opaque;
 	struct signalfd_siginfo si;
 
-	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGQUIT) {
+		/* Like a JVM's thread dump: where is every vCPU, without ending the run. */
+		session_print(s, "vmdbg: SIGQUIT: vCPU state at %.3fs", vm_uptime_ns(&s->vm) / 1e9);
+		dump_cpus(s);
+		return;
+	}
 	vm_end(&s->vm, VM_END_USER, "terminated by signal %u (%s)", si.ssi_signo,
 	       strsignal(si.ssi_signo));
 }
 
+static void on_vm_event(void *opaque, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Already drained. */
+	}
+}
+
 static void report_panic(struct session *s)
 {
-	char regs[4096];
-
-	vm_pause(&s->vm);
-	fprintf(stderr, "\r\nvmdbg: the guest kernel panicked\r\n");
-	for (int i = 0; i < s->vm.ncpus; i++) {
-		vm_format_regs(&s->vm, i, regs, sizeof(regs));
-		for (char *line = strtok(regs, "\n"); line; line = strtok(NULL, "\n"))
-			fprintf(stderr, "  %s\r\n", line);
-	}
+	session_print(s, "vmdbg: the guest kernel panicked");
+	dump_cpus(s);
 	vm_end(&s->vm, VM_END_CRASH, "guest kernel panic");
 }
 
-static int setup_loop(struct session *s)
+/* Blocked before any thread starts, so every thread inherits it and only signalfd sees them. */
+static void block_signals(sigset_t *set)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	s->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->sigfd < 0 || s->retry_fd < 0 || s->epfd < 0)
-		return -errno;
-	ep_add(s->epfd, s->vm.console_out.event_fd, EV_CONSOLE);
-	ep_add(s->epfd, s->vm.event_fd, EV_VM);
-	ep_add(s->epfd, s->sigfd, EV_SIGNAL);
-	ep_add(s->epfd, s->retry_fd, EV_RETRY);
-	s->stdin_open = ep_add(s->epfd, STDIN_FILENO, EV_STDIN) == 0;
-	return 0;
 }
 
-static void event_loop(struct session *s)
+static void raise_console_irq(void *opaque)
 {
-	while (!vm_ended(&s->vm)) {
-		struct epoll_event evs[8];
-		int timeout = s->panic_at ? 200 : -1;
-		int n = epoll_wait(s->epfd, evs, 8, timeout);
+	int fd = (int)(intptr_t)opaque;
+	uint64_t one = 1;
 
-		if (n < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < n; i++) {
-			uint64_t v;
-
-			switch (evs[i].data.u32) {
-			case EV_STDIN:
-				read_stdin(s);
-				break;
-			case EV_CONSOLE:
-				drain_console(s);
-				break;
-			case EV_SIGNAL:
-				handle_signal(s);
-				break;
-			case EV_RETRY:
-				if (read(s->retry_fd, &v, sizeof(v)) < 0) {
-					/* Spurious wake-up. */
-				}
-				push_input(s);
-				break;
-			case EV_VM:
-				if (read(s->vm.event_fd, &v, sizeof(v)) < 0) {
-					/* Already drained. */
-				}
-				break;
-			}
-		}
-		/* Let the panic message finish printing before the registers. */
-		if (s->panic_at && now_ns() - s->panic_at > 200 * 1000000ULL)
-			report_panic(s);
-	}
+	if (write(fd, &one, sizeof(one)) < 0)
+		log_warn("virtio-console irqfd: %s", strerror(errno));
 }
 
-int session_run(const struct options *o)
+static void on_console_event(void *opaque, const struct console_event *ev)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = opaque;
+
+	if (s->on_device_event)
+		s->on_device_event(s, ev);
+}
+
+static int setup(struct session *s, char *err, size_t errlen)
+{
+	const struct options *o = &s->opts;
 	struct vm_config cfg = {
 		.kernel = o->kernel,
 		.initrd = o->initrd,
@@ -236,35 +258,96 @@ int session_run(const struct options *o)
 		.serial2_path = o->serial2,
 		.pvm_workarounds = o->pvm_workarounds,
 	};
-	char err[512];
+	sigset_t set;
+	int irqfd, r;
+
+	block_signals(&set);
+	r = vm_create(&s->vm, &cfg, err, errlen);
+	if (r)
+		return r;
+	r = evloop_init(&s->loop);
+	if (!r)
+		r = console_init(&s->console, &s->vm.mem);
+	if (r)
+		return snprintf(err, errlen, "cannot set up the console: %s", strerror(-r)), r;
+	r = vm_add_mmio_device(&s->vm, &virtio_mmio_bus_ops, &s->console.mmio, "virtio-console",
+			       &irqfd);
+	if (r < 0)
+		return snprintf(err, errlen, "cannot attach the console: %s", strerror(-r)), r;
+	console_set_irq(&s->console, raise_console_irq, (void *)(intptr_t)irqfd);
+	/* The kernel and initrd are checked before anything else is announced. */
+	r = vm_load(&s->vm, err, errlen);
+	if (r)
+		return r;
+	s->console.on_event = on_console_event;
+	s->console.event_opaque = s;
+	s->ports.stdio_out = stdio_port_out;
+	s->ports.stdio_opaque = s;
+	r = ports_init(&s->ports, &s->console, &s->loop, o->ports, err, errlen);
+	if (r) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot set up the console ports: %s", strerror(-r));
+		return r;
+	}
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->sigfd < 0 || s->retry_fd < 0)
+		return snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno)), -errno;
+	evloop_add(&s->loop, s->vm.console_out.event_fd, EPOLLIN, on_console_out, s);
+	evloop_add(&s->loop, s->vm.event_fd, EPOLLIN, on_vm_event, s);
+	evloop_add(&s->loop, s->sigfd, EPOLLIN, on_signal, s);
+	evloop_add(&s->loop, s->retry_fd, EPOLLIN, on_retry, s);
+	s->stdin_open = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s) == 0;
+	return vm_start(&s->vm, err, errlen);
+}
+
+int session_run(const struct options *o)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char err[512] = "";
 	int status;
 
-	if (!s) {
+	if (!s || !(s->history = malloc(SESSION_HISTORY_CAP))) {
 		fprintf(stderr, "vmdbg: out of memory\n");
+		free(s);
 		return EXIT_USAGE;
 	}
-	if (vm_create(&s->vm, &cfg, err, sizeof(err)) || vm_boot(&s->vm, err, sizeof(err))) {
+	s->opts = *o;
+	s->exit_status = -1;
+	s->sigfd = s->retry_fd = -1;
+	s->loop.epfd = -1;
+	if (setup(s, err, sizeof(err))) {
 		fprintf(stderr, "vmdbg: %s\n", err);
-		vm_destroy(&s->vm);
-		free(s);
-		return EXIT_USAGE;
-	}
-	if (setup_loop(s)) {
-		fprintf(stderr, "vmdbg: cannot set up the event loop: %s\n", strerror(errno));
-		vm_destroy(&s->vm);
-		free(s);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	}
 	term_raw();
-	event_loop(s);
+	while (!vm_ended(&s->vm)) {
+		evloop_run_once(&s->loop, s->panic_at ? 200 : -1);
+		/* Let the panic message finish printing before the registers. */
+		if (s->panic_at && now_ns() - s->panic_at > 200 * 1000000ULL)
+			report_panic(s);
+	}
 	/* Whatever the guest printed before the end is shown. */
 	vm_pause(&s->vm);
-	drain_console(s);
+	on_console_out(s, -1, 0);
+	ports_drain_all(&s->ports);
 	term_restore();
-	status = s->vm.end_status == VM_END_NONE ? EXIT_OK : s->vm.end_status;
+	status = s->exit_status >= 0 ? s->exit_status
+	       : s->vm.end_status == VM_END_NONE ? EXIT_OK
+					       : s->vm.end_status;
 	fprintf(stderr, "\nvmdbg: %s (exit %d, %.2fs)\n", s->vm.end_reason, status,
 		vm_uptime_ns(&s->vm) / 1e9);
+out:
 	vm_destroy(&s->vm);
+	ports_free(&s->ports);
+	console_free(&s->console);
+	evloop_free(&s->loop);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->retry_fd >= 0)
+		close(s->retry_fd);
+	free(s->history);
 	free(s);
 	return status;
 }

@@ -18,23 +18,23 @@
 
 enum insn_kind {
 	INSN_UNKNOWN,
-	INSN_INT3,       /* advance RIP, inject #BP (the kernel's int3 self-test) */
-	INSN_FWAIT,      /* no pending x87 exception: advance RIP */
-	INSN_LDMXCSR,    /* load MXCSR from m32 into the FPU state */
-	INSN_STMXCSR,    /* store MXCSR to m32 */
-	INSN_CLAC,       /* clear RFLAGS.AC */
-	INSN_STAC,       /* set RFLAGS.AC */
-	INSN_POPCNT,     /* completed; clearcpuid=popcnt also avoids it */
+	INSN_INT3,	 /* advance RIP, inject #BP (the kernel's int3 self-test) */
+	INSN_FWAIT,	 /* no pending x87 exception: advance RIP */
+	INSN_LDMXCSR,	 /* load MXCSR from m32 into the FPU state */
+	INSN_STMXCSR,	 /* store MXCSR to m32 */
+	INSN_CLAC,	 /* clear RFLAGS.AC */
+	INSN_STAC,	 /* set RFLAGS.AC */
+	INSN_POPCNT,	 /* completed; clearcpuid=popcnt also avoids it */
 	INSN_CMPXCHG16B, /* not completed: clearcpuid=cx16 */
-	INSN_XRSTOR,     /* not completed: clearcpuid=xsave (xrstor, xrstors) */
-	INSN_XSAVE,      /* family of xsave/xsaveopt/xsavec/xsaves */
-	INSN_CMPXCHG8B,  /* not completed */
-	INSN_FXSAVE,     /* not completed */
-	INSN_FXRSTOR,    /* not completed */
-	INSN_FENCE,      /* lfence/mfence/sfence: nothing to do but advance RIP */
-	INSN_RDPKRU,     /* not completed */
-	INSN_WRPKRU,     /* not completed */
-	INSN_UD2,        /* the guest's own BUG(): never completed */
+	INSN_XRSTOR,	 /* not completed: clearcpuid=xsave (xrstor, xrstors) */
+	INSN_XSAVE,	 /* family of xsave/xsaveopt/xsavec/xsaves */
+	INSN_CMPXCHG8B,	 /* not completed */
+	INSN_FXSAVE,	 /* not completed */
+	INSN_FXRSTOR,	 /* not completed */
+	INSN_FENCE,	 /* lfence/mfence/sfence: nothing to do but advance RIP */
+	INSN_RDPKRU,	 /* not completed */
+	INSN_WRPKRU,	 /* not completed */
+	INSN_UD2,	 /* the guest's own BUG(): never completed */
 };
 
 /* Segment numbers in seg_override (x86 encoding order). */
@@ -42,19 +42,19 @@ enum insn_seg { INSN_SEG_ES, INSN_SEG_CS, INSN_SEG_SS, INSN_SEG_DS, INSN_SEG_FS,
 
 struct insn {
 	enum insn_kind kind;
-	const char *name;  /* mnemonic, e.g. "ldmxcsr" */
-	unsigned len;      /* total length in bytes, prefixes included; 0 when unknown */
-	unsigned nbytes;   /* bytes given to insn_decode (at most INSN_MAX_LEN): what unknown formats */
-	bool completable;  /* vmdbg can finish it in userspace */
-	int mode_bits;     /* 16, 32 or 64: the CPU mode it was decoded for */
-	int op_size;       /* operand size in bytes: 2, 4 or 8 */
+	const char *name; /* mnemonic, e.g. "ldmxcsr" */
+	unsigned len;	  /* total length in bytes, prefixes included; 0 when unknown */
+	unsigned nbytes;  /* bytes given to insn_decode (at most INSN_MAX_LEN) */
+	bool completable; /* vmdbg can finish it in userspace */
+	int mode_bits;	  /* 16, 32 or 64: the CPU mode it was decoded for */
+	int op_size;	  /* operand size in bytes: 2, 4 or 8 */
 	bool lock, rep, repne;
-	uint8_t rex;       /* 0 when absent */
+	uint8_t rex; /* 0 when absent */
 	/* ModRM fields as encoded (0..7; -1 without ModRM). */
 	int mod, reg, rm;
 	/* The ModRM operands as full register numbers, REX applied (-1 when absent). */
-	int reg_num;       /* ModRM.reg | REX.R */
-	int rm_reg_num;    /* ModRM.rm | REX.B when mod == 3 */
+	int reg_num;	/* ModRM.reg | REX.R */
+	int rm_reg_num; /* ModRM.rm | REX.B when mod == 3 */
 	/* Memory operand (ModRM with mod != 3). */
 	bool has_mem;
 	/*
@@ -65,8 +65,8 @@ struct insn {
 	int base_reg, index_reg, scale;
 	int64_t disp;
 	bool rip_relative;
-	int seg_override;  /* -1 none, else enum insn_seg */
-	int addr_size;     /* 8, 4 or 2 */
+	int seg_override; /* -1 none, else enum insn_seg */
+	int addr_size;	  /* 8, 4 or 2 */
 };
 
 /*
@@ -82,7 +82,7 @@ struct insn_cpu {
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
 	bool regs_dirty, fpu_dirty;
-	bool inject_bp;    /* inject #BP (vector 3) as a software exception after RIP moved */
+	bool inject_bp; /* inject #BP (vector 3) as a software exception after RIP moved */
 };
 
 /* The kvm_regs field for register NUM in x86 encoding order (0..15), or NULL. */

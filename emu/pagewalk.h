@@ -18,7 +18,7 @@ struct pw_ctx {
 #define PW_MAX_LEVELS 5
 
 struct pw_level {
-	int level;        /* 5, 4, 3, 2, 1 (PML5 .. PT) */
+	int level; /* 5, 4, 3, 2, 1 (PML5 .. PT) */
 	uint64_t entry_gpa;
 	uint64_t entry;
 };
@@ -39,20 +39,20 @@ struct pw_result {
 };
 
 /* CR0/CR4/EFER bits the walk depends on. */
-#define PW_CR0_WP (1ULL << 16)
-#define PW_CR0_PG (1ULL << 31)
-#define PW_CR4_PSE (1ULL << 4)
-#define PW_CR4_PAE (1ULL << 5)
+#define PW_CR0_WP   (1ULL << 16)
+#define PW_CR0_PG   (1ULL << 31)
+#define PW_CR4_PSE  (1ULL << 4)
+#define PW_CR4_PAE  (1ULL << 5)
 #define PW_CR4_LA57 (1ULL << 12)
 #define PW_EFER_LMA (1ULL << 10)
 #define PW_EFER_NXE (1ULL << 11)
 
 /* Page-table entry bits. */
-#define PW_PTE_P (1ULL << 0)
-#define PW_PTE_RW (1ULL << 1)
-#define PW_PTE_US (1ULL << 2)
-#define PW_PTE_PS (1ULL << 7)
-#define PW_PTE_NX (1ULL << 63)
+#define PW_PTE_P    (1ULL << 0)
+#define PW_PTE_RW   (1ULL << 1)
+#define PW_PTE_US   (1ULL << 2)
+#define PW_PTE_PS   (1ULL << 7)
+#define PW_PTE_NX   (1ULL << 63)
 #define PW_PTE_ADDR 0x000FFFFFFFFFF000ULL /* bits 12..51 */
 
 /* "PML5E", "PML4E", "PDPTE", "PDE", "PTE" for levels 5..1. */
@@ -69,8 +69,8 @@ int pw_translate(const struct guest_mem *gm, const struct pw_ctx *ctx, uint64_t 
  * Read up to LEN bytes at a GVA, page by page; returns the number of bytes of
  * the readable prefix (0 when the first page is unmapped).
  */
-uint64_t pw_read_virt(const struct guest_mem *gm, const struct pw_ctx *ctx, uint64_t gva,
-		      void *dst, uint64_t len);
+uint64_t pw_read_virt(const struct guest_mem *gm, const struct pw_ctx *ctx, uint64_t gva, void *dst,
+		      uint64_t len);
 uint64_t pw_write_virt(const struct guest_mem *gm, const struct pw_ctx *ctx, uint64_t gva,
 		       const void *src, uint64_t len);
 

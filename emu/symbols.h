@@ -38,12 +38,12 @@ int symtab_load(struct symtab *st, const char *path, char *err, size_t errlen);
 /*
  * The function or object containing ADDR (runtime address): the symbol with
  * the greatest address <= ADDR, within its size when known. NULL if none.
- * Among symbols at one address the global, function, sized one wins. A sized
- * symbol covers exactly [addr, addr + size): an address in the padding after
- * a function is not blamed on it. A symbol of unknown size (System.map,
- * assembly labels) covers up to the next symbol, and at most
- * SYMTAB_UNSIZED_MAX, so a wild address past the last symbol prints as a
- * number rather than as "_end+0x3e000000".
+ * Among symbols at one address a global, function, sized one without a
+ * leading underscore wins. A sized symbol covers exactly [addr, addr + size):
+ * an address in the padding after a function is not blamed on it. A symbol of
+ * unknown size (System.map, assembly labels) covers up to the next symbol,
+ * and at most SYMTAB_UNSIZED_MAX, so a wild address past the last symbol
+ * prints as a number rather than as "_end+0x3e000000".
  */
 const struct symbol *symtab_lookup_addr(const struct symtab *st, uint64_t addr, uint64_t *offset);
 

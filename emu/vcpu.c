@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cpuid.h"
+#include "debug.h"
 #include "insn.h"
 #include "layout.h"
 #include "log.h"
@@ -112,11 +113,17 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (v->vm->io_trace && run->io.direction == KVM_EXIT_IO_OUT)
+			v->vm->io_trace(v->vm->io_trace_opaque, v->id, false, run->io.port, data,
+					run->io.size, true);
 		if (!bus_access(&v->vm->pio, run->io.port, data, run->io.size,
 				run->io.direction == KVM_EXIT_IO_OUT))
 			log_debug("cpu%d: %s port 0x%x (no device)", v->id,
 				  run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
 				  run->io.port);
+		if (v->vm->io_trace && run->io.direction == KVM_EXIT_IO_IN)
+			v->vm->io_trace(v->vm->io_trace_opaque, v->id, false, run->io.port, data,
+					run->io.size, false);
 	}
 }
 
@@ -131,6 +138,9 @@ static void handle_mmio(struct vcpu *v)
 		log_debug("cpu%d: mmio %s 0x%llx (no device)", v->id,
 			  run->mmio.is_write ? "write" : "read",
 			  (unsigned long long)run->mmio.phys_addr);
+	if (v->vm->io_trace)
+		v->vm->io_trace(v->vm->io_trace_opaque, v->id, true, run->mmio.phys_addr,
+				run->mmio.data, run->mmio.len, run->mmio.is_write);
 }
 
 static void report_crash(struct vcpu *v, const char *what)
@@ -242,6 +252,8 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_MMIO:
 		handle_mmio(v);
 		return true;
+	case KVM_EXIT_DEBUG: /* breakpoints, watchpoints, steps: emu/debug.c */
+		return debug_handle_exit(v);
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_HLT:
@@ -286,7 +298,8 @@ static bool wait_while_paused(struct vcpu *v)
 	bool parked_once = false;
 
 	pthread_mutex_lock(&vm->lock);
-	while (vm->pause_depth > 0 && !vm->ending) {
+	/* debug_vcpu_held: a vCPU gdb leaves stopped while others run (debug.c). */
+	while ((vm->pause_depth > 0 || debug_vcpu_held(v)) && !vm->ending) {
 		if (!v->parked) {
 			v->parked = true;
 			pthread_cond_broadcast(&vm->cond);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cpuid.h"
+#include "debug.h"
 #include "layout.h"
 #include "log.h"
 
@@ -140,6 +141,29 @@ static int setup_memory(struct vm *vm, char *err, size_t errlen)
 				       strerror(errno));
 	}
 	return 0;
+}
+
+/* KVM's paravirtual feature leaf (Documentation/virt/kvm/x86/cpuid.rst). */
+#define KVM_CPUID_FEATURES 0x40000001
+#define KVM_FEATURE_PV_UNHALT 7
+#define KVM_FEATURE_PV_SEND_IPI 11
+#define KVM_FEATURE_PV_SCHED_YIELD 13
+
+/*
+ * Measured here: on PVM a vCPU that issues KVM_HC_SEND_IPI never comes back
+ * (Linux hangs bringing up its second CPU). Without these features the guest
+ * sends IPIs through the APIC and waits with plain spinning, which PVM runs.
+ */
+static void hide_pvm_hypercalls(struct kvm_cpuid2 *cpuid)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, KVM_CPUID_FEATURES, 0);
+
+	if (!e)
+		return;
+	e->eax &= ~((1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) |
+		    (1u << KVM_FEATURE_PV_SCHED_YIELD));
+	log_info("hiding KVM's PV send-IPI, sched-yield and unhalt hypercalls from the guest: "
+		 "on PVM a vCPU issuing them hangs (--no-pvm-workarounds to keep them)");
 }
 
 static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
@@ -373,7 +397,7 @@ static char *build_cmdline(struct vm *vm)
 
 /* --- boot ---------------------------------------------------------------- */
 
-int vm_boot(struct vm *vm, char *err, size_t errlen)
+int vm_load(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acpi = { .ncpus = vm->ncpus };
 	struct boot_args args = { 0 };
@@ -407,7 +431,15 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
 			log_debug("no symbols from %s: %s", vm->cfg.kernel, serr);
 	}
 	log_debug("kernel command line: %s", vm->cmdline);
+	return 0;
+}
 
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	if (vm->on_pvm && vm->cfg.pvm_workarounds)
+		hide_pvm_hypercalls(vm->cpuid);
 	for (int i = 0; i < vm->ncpus; i++) {
 		r = vcpu_init(vm, i);
 		if (r)
@@ -457,6 +489,21 @@ int vm_pause(struct vm *vm)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
+}
+
+void vm_request_pause(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_depth++;
+	pthread_mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].run)
+			vcpu_kick(&vm->vcpus[i]);
+	if (write(vm->event_fd, &one, sizeof(one)) < 0) {
+		/* Already readable. */
+	}
 }
 
 int vm_resume(struct vm *vm)
@@ -537,6 +584,7 @@ void vm_destroy(struct vm *vm)
 		uart_destroy(vm->com2);
 	if (vm->com2_fd >= 0)
 		close(vm->com2_fd);
+	debug_free(vm); /* debug.c: breakpoints and the stop eventfd */
 	hostbuf_free(&vm->console_out);
 	symtab_free(&vm->syms);
 	free(vm->cpuid);

@@ -78,6 +78,7 @@ struct vm {
 	struct boot_info boot;
 	char *cmdline;
 	struct symtab syms;        /* from the kernel ELF when it has a .symtab */
+	struct debug *debug;       /* gdb/REPL debug state (emu/debug.c), NULL until used */
 
 	int ncpus;
 	struct vcpu vcpus[VM_MAX_CPUS];
@@ -100,6 +101,11 @@ struct vm {
 	char end_reason[256];
 	int event_fd;              /* written when the run ends or a vCPU stops (main loop wakes) */
 	uint64_t start_ns;
+
+	/* Tracing: called on the vCPU thread for every port-I/O / MMIO access (NULL: off). */
+	void (*io_trace)(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
+			 unsigned len, bool is_write);
+	void *io_trace_opaque;
 };
 
 /* Build the machine: RAM, devices, ACPI, kernel. ERR gets a one-line reason. */
@@ -112,14 +118,22 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaque,
 		       const char *name, int *irqfd);
 
-/* Load the kernel, write ACPI tables and boot structures, start the vCPU threads. */
-int vm_boot(struct vm *vm, char *err, size_t errlen);
+/* Write the ACPI tables, load the kernel and its boot structures (nothing runs yet). */
+int vm_load(struct vm *vm, char *err, size_t errlen);
+/* Create the vCPUs and start their threads: the guest runs. */
+int vm_start(struct vm *vm, char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Pause every vCPU and wait until each has parked; nests. Resume undoes one pause. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/*
+ * Ask every vCPU to park without waiting for it: safe from a vCPU thread
+ * (a device-event breakpoint stops the machine at the moment of the event;
+ * the calling vCPU parks when its exit is done). Undo with vm_resume.
+ */
+void vm_request_pause(struct vm *vm);
 
 /* End the run with STATUS (enum vm_end) and a reason; the first call wins. */
 void vm_end(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

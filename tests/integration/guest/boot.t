@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The machine with the test guest: vCPUs, interrupts, ACPI power-off, crashes.
 source "$(dirname "$0")/../lib.sh"
-plan 22
+plan 21
 
 run_vm "$TMP/one" 60 --kernel "$TEST_GUEST" --cpus 1 --append "mode=hello ticks=20"
 is "$RC" 0 "1 vCPU: ACPI power-off ends the run with exit 0"
@@ -30,8 +30,10 @@ is "$RC" 3 "a guest 'Kernel panic' exits 3"
 like "$TMP/panic" 'kernel panicked' "the panic is reported"
 
 # Serial input: typed bytes reach the guest through the UART, with interrupts.
-printf 'hello serial\rquit\r' >"$TMP/in"
-timeout -k 5 60 "$VMDBG" --kernel "$TEST_GUEST" --append "mode=echo" <"$TMP/in" >"$TMP/echo" 2>&1
-is "$?" 0 "echo mode ends with power-off after 'quit'"
+start_vm "$TMP/echo" --kernel "$TEST_GUEST" --append "mode=echo"
+wait_for "$TMP/echo" 'tg: echo ready' 30
+printf 'hello serial\rquit\r' >&"$VM_IN_FD"
+wait_for "$TMP/echo" 'guest powered off' 30
+ok $? "echo mode ends with power-off after 'quit'"
 like "$TMP/echo" 'HELLO SERIAL' "host input reaches the guest and its answer comes back"
 done_testing

@@ -11,7 +11,7 @@ BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-900}
 
 start=$SECONDS
 start_vm "$TMP/linux" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M
-wait_for "$TMP/linux" 'Run /init as init process' "$BOOT_TIMEOUT"
+wait_for "$TMP/linux" 'Run /(init|idle) as init process' "$BOOT_TIMEOUT"
 ok $? "the kernel runs its whole init and starts /init"
 boot_s=$((SECONDS - start))
 diag "boot to 'Run /init': ${boot_s}s (vmdbg start to the kernel's message)"

@@ -1,0 +1,337 @@
+#include "ports.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "emu/log.h"
+
+static void port_try_flush(struct ports *p, struct port_backend *b);
+static void port_drain(struct ports *p, struct port_backend *b);
+
+void ports_host_wake(void *opaque, int group)
+{
+	struct ports *p = opaque;
+	uint64_t one = 1;
+
+	if (group >= 0 && group < 2 && write(p->wake_fd[group], &one, sizeof(one)) < 0) {
+		/* Already signalled. */
+	}
+}
+
+static void keep_bytes(struct port_backend *b, const uint8_t *buf, size_t len)
+{
+	if (len >= PORT_KEEP_MAX) {
+		buf += len - PORT_KEEP_MAX;
+		len = PORT_KEEP_MAX;
+	}
+	if (b->kept_len + len > PORT_KEEP_MAX) {
+		size_t drop = b->kept_len + len - PORT_KEEP_MAX;
+
+		memmove(b->kept, b->kept + drop, b->kept_len - drop);
+		b->kept_len -= drop;
+	}
+	if (b->kept_len + len > b->kept_cap) {
+		size_t cap = b->kept_cap ? b->kept_cap : 65536;
+		uint8_t *n;
+
+		while (cap < b->kept_len + len)
+			cap *= 2;
+		if (cap > PORT_KEEP_MAX)
+			cap = PORT_KEEP_MAX;
+		n = realloc(b->kept, cap);
+		if (!n)
+			return;
+		b->kept = n;
+		b->kept_cap = cap;
+	}
+	memcpy(b->kept + b->kept_len, buf, len);
+	b->kept_len += len;
+}
+
+static void count_frame(const struct frame *f, void *opaque)
+{
+	struct ports *p = opaque;
+
+	p->frames_seen++;
+}
+
+/* Deliver drained bytes to the backend; what it cannot take now waits in pending. */
+static void port_output(struct ports *p, struct port_backend *b, const uint8_t *buf, size_t len)
+{
+	b->total_out += len;
+	if (b->id == 1)
+		frames_feed(&p->frames, buf, len, count_frame, p);
+	switch (b->kind) {
+	case PORT_KIND_STDIO:
+		p->stdio_out(p->stdio_opaque, buf, len);
+		return;
+	case PORT_KIND_NULL:
+		return;
+	case PORT_KIND_KEEP:
+		keep_bytes(b, buf, len);
+		return;
+	case PORT_KIND_FILE:
+	case PORT_KIND_UNIX:
+		if (b->fd < 0)
+			return; /* no reader: guest output is discarded, as on a closed host end */
+		memcpy(b->pending + b->pending_len, buf, len);
+		b->pending_len += len;
+		port_try_flush(p, b);
+		return;
+	}
+}
+
+static void port_drain(struct ports *p, struct port_backend *b)
+{
+	uint8_t buf[65536];
+	long n;
+
+	/* A backend with PORT_PENDING_MAX waiting is full: leave the bytes in the device. */
+	while (b->pending_len + sizeof(buf) <= PORT_PENDING_MAX &&
+	       (n = console_port_drain(p->console, b->id, buf, sizeof(buf))) > 0)
+		port_output(p, b, buf, (size_t)n);
+}
+
+static void client_gone(struct ports *p, struct port_backend *b)
+{
+	evloop_del(p->loop, b->fd);
+	close(b->fd);
+	b->fd = -1;
+	b->pending_len = 0;
+	b->host_open = false;
+	log_info("port %d: unix socket client disconnected", b->id);
+}
+
+static void port_try_flush(struct ports *p, struct port_backend *b)
+{
+	size_t off = 0;
+
+	while (off < b->pending_len) {
+		ssize_t w = write(b->fd, b->pending + off, b->pending_len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			log_warn("port %d: %s: %s", b->id, b->path, strerror(errno));
+			if (b->kind == PORT_KIND_UNIX) {
+				client_gone(p, b);
+				return;
+			}
+			b->pending_len = 0;
+			return;
+		}
+		off += (size_t)w;
+	}
+	memmove(b->pending, b->pending + off, b->pending_len - off);
+	b->pending_len -= off;
+	if (b->kind == PORT_KIND_UNIX)
+		evloop_mod(p->loop, b->fd, EPOLLIN | (b->pending_len ? EPOLLOUT : 0));
+}
+
+static void on_wake(void *opaque, int fd, uint32_t events)
+{
+	struct ports *p = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Spurious. */
+	}
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		if ((fd == p->wake_fd[1]) == (i == 2))
+			port_drain(p, &p->port[i]);
+}
+
+static struct ports *ports_of(struct port_backend *b)
+{
+	return (struct ports *)((char *)(b - b->id) - offsetof(struct ports, port));
+}
+
+static void on_client(void *opaque, int fd, uint32_t events)
+{
+	struct port_backend *b = opaque;
+	struct ports *p = ports_of(b);
+	uint8_t buf[65536];
+
+	if (events & EPOLLOUT) {
+		port_try_flush(p, b);
+		if (b->fd < 0)
+			return;
+		port_drain(p, b); /* room again: take what the device held back */
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0) {
+			b->total_in += (uint64_t)n;
+			console_port_send(p->console, b->id, buf, (size_t)n);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			client_gone(p, b);
+		}
+	}
+}
+
+static void on_accept(void *opaque, int fd, uint32_t events)
+{
+	struct port_backend *b = opaque;
+	struct ports *p = ports_of(b);
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (c < 0)
+		return;
+	if (b->fd >= 0) {
+		/* One client at a time: the newest replaces the old one. */
+		client_gone(p, b);
+	}
+	b->fd = c;
+	b->host_open = true;
+	evloop_add(p->loop, c, EPOLLIN, on_client, b);
+	log_info("port %d: unix socket client connected", b->id);
+	port_drain(p, b);
+}
+
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "unix socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "unix socket '%s': %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int ports_init(struct ports *p, struct console *c, struct evloop *loop,
+	       const struct port_opt opts[CONSOLE_NR_PORTS], char *err, size_t errlen)
+{
+	static const enum port_kind defaults[CONSOLE_NR_PORTS] = { PORT_KIND_STDIO, PORT_KIND_KEEP,
+								    PORT_KIND_UNIX };
+	int r;
+
+	p->console = c;
+	p->loop = loop;
+	r = frames_init(&p->frames, 0);
+	if (r)
+		return r;
+	for (int g = 0; g < 2; g++) {
+		p->wake_fd[g] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (p->wake_fd[g] < 0 || evloop_add(loop, p->wake_fd[g], EPOLLIN, on_wake, p))
+			return -errno;
+	}
+	c->host_wake = ports_host_wake;
+	c->host_wake_opaque = p;
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		struct port_backend *b = &p->port[i];
+		const struct port_opt *o = &opts[i];
+
+		b->id = i;
+		b->fd = b->listen_fd = -1;
+		switch (o->kind) {
+		case PORT_DEFAULT: b->kind = defaults[i]; break;
+		case PORT_STDIO: b->kind = PORT_KIND_STDIO; break;
+		case PORT_FILE: b->kind = PORT_KIND_FILE; break;
+		case PORT_UNIX: b->kind = PORT_KIND_UNIX; break;
+		case PORT_NULL: b->kind = PORT_KIND_NULL; break;
+		}
+		if (o->path)
+			b->path = strdup(o->path);
+		else if (b->kind == PORT_KIND_UNIX &&
+			 asprintf(&b->path, "%s/vmdbg-%d-port%d.sock",
+				  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), i) < 0)
+			b->path = NULL;
+		if (b->kind == PORT_KIND_FILE || b->kind == PORT_KIND_UNIX) {
+			b->pending = malloc(PORT_PENDING_MAX);
+			if (!b->pending || !b->path)
+				return -ENOMEM;
+		}
+		if (b->kind == PORT_KIND_FILE) {
+			b->fd = open(b->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (b->fd < 0) {
+				snprintf(err, errlen, "--port %d:file:%s: %s", i, b->path, strerror(errno));
+				return -errno;
+			}
+		} else if (b->kind == PORT_KIND_UNIX) {
+			b->listen_fd = listen_unix(b->path, err, errlen);
+			if (b->listen_fd < 0)
+				return b->listen_fd;
+			evloop_add(loop, b->listen_fd, EPOLLIN, on_accept, b);
+			log_info("port %d (%s): unix socket %s", i, c->port[i].name, b->path);
+		}
+		b->host_open = b->kind != PORT_KIND_UNIX && b->kind != PORT_KIND_NULL;
+	}
+	return 0;
+}
+
+void ports_free(struct ports *p)
+{
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		struct port_backend *b = &p->port[i];
+
+		if (b->fd >= 0)
+			close(b->fd);
+		if (b->listen_fd >= 0) {
+			close(b->listen_fd);
+			unlink(b->path);
+		}
+		free(b->path);
+		free(b->pending);
+		free(b->kept);
+	}
+	for (int g = 0; g < 2; g++)
+		if (p->wake_fd[g] > 0)
+			close(p->wake_fd[g]);
+	frames_free(&p->frames);
+}
+
+void ports_drain_all(struct ports *p)
+{
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		port_drain(p, &p->port[i]);
+}
+
+void ports_stdio_input(struct ports *p, const uint8_t *buf, size_t len)
+{
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		if (p->port[i].kind == PORT_KIND_STDIO) {
+			p->port[i].total_in += len;
+			console_port_send(p->console, i, buf, len);
+		}
+}
+
+void ports_describe(const struct ports *p, int port, char *buf, size_t size)
+{
+	const struct port_backend *b = &p->port[port];
+
+	switch (b->kind) {
+	case PORT_KIND_STDIO: snprintf(buf, size, "stdio"); break;
+	case PORT_KIND_NULL: snprintf(buf, size, "null"); break;
+	case PORT_KIND_KEEP: snprintf(buf, size, "kept (%zu bytes)", b->kept_len); break;
+	case PORT_KIND_FILE: snprintf(buf, size, "file:%s", b->path); break;
+	case PORT_KIND_UNIX:
+		snprintf(buf, size, "unix:%s (%s)", b->path,
+			 b->fd >= 0 ? "client connected" : "no client");
+		break;
+	}
+}

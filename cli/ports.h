@@ -1,0 +1,72 @@
+/*
+ * Host backends of the console's three ports (--port N:...). Guest output
+ * leaves the device through console_port_drain() when the device's wake-up
+ * eventfd fires; host input enters through console_port_send(). A backend
+ * that cannot take bytes (a slow socket reader) stops the draining, so the
+ * device's high-water mark holds the guest back: nothing is dropped, no vCPU
+ * thread ever waits on a host file descriptor.
+ *
+ * Defaults: port 0 stdio (hvc0 shares the terminal with COM1), port 1 kept in
+ * memory for inspection (and decoded as frames), port 2 a unix socket.
+ */
+#ifndef VMDBG_PORTS_H
+#define VMDBG_PORTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emu/evloop.h"
+#include "options.h"
+#include "virtio/console.h"
+#include "virtio/frames.h"
+
+#define PORT_KEEP_MAX (64u << 20)     /* bytes of a kept stream held for inspection */
+#define PORT_PENDING_MAX (1u << 20)   /* bytes waiting for a slow backend before draining stops */
+
+enum port_kind { PORT_KIND_STDIO, PORT_KIND_FILE, PORT_KIND_UNIX, PORT_KIND_NULL, PORT_KIND_KEEP };
+
+struct port_backend {
+	int id;
+	enum port_kind kind;
+	char *path;
+	int fd;            /* file, or the unix socket's client; -1 none */
+	int listen_fd;     /* unix socket */
+	uint8_t *pending;  /* drained from the device, not yet written to fd */
+	size_t pending_len;
+	uint8_t *kept;     /* KEEP: the newest PORT_KEEP_MAX bytes of the stream */
+	size_t kept_len, kept_cap;
+	uint64_t total_out, total_in;
+	bool host_open;    /* a reader is attached (stdio, file, client connected, keep) */
+};
+
+struct ports {
+	struct console *console;
+	struct evloop *loop;
+	int wake_fd[2];    /* CONSOLE_WAKE_GROUP_CONSOLE, CONSOLE_WAKE_GROUP_STATS */
+	struct port_backend port[CONSOLE_NR_PORTS];
+	struct frame_decoder frames; /* port 1's stream, for `port frames` */
+	uint64_t frames_seen;
+	/* Where stdio backends write (the terminal); the session prints guest output there. */
+	void (*stdio_out)(void *opaque, const uint8_t *buf, size_t len);
+	void *stdio_opaque;
+};
+
+/* Set up the backends from OPTS (NULL entries mean the defaults); ERR gets one line. */
+int ports_init(struct ports *p, struct console *c, struct evloop *loop,
+	       const struct port_opt opts[CONSOLE_NR_PORTS], char *err, size_t errlen);
+void ports_free(struct ports *p);
+
+/* The device's host_wake callback (runs under the device lock: only writes an eventfd). */
+void ports_host_wake(void *opaque, int group);
+
+/* Drain every port now (e.g. before the session ends). */
+void ports_drain_all(struct ports *p);
+
+/* Typed bytes for the ports whose backend is stdio. */
+void ports_stdio_input(struct ports *p, const uint8_t *buf, size_t len);
+
+/* "kept", "file:PATH", "unix:PATH (client connected)", ... */
+void ports_describe(const struct ports *p, int port, char *buf, size_t size);
+
+#endif
