@@ -1,0 +1,957 @@
+/* Guest debugging: breakpoints, watchpoints, single-step and all-stop events (see debug.h). */
+#include "debug.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "log.h"
+#include "pagewalk.h"
+#include "vm.h"
+
+#define DEBUG_MAX_LISTENERS 4
+#define DR6_BS (1ULL << 14)
+#define DR7_FIXED 0x600ULL /* GE and the reserved bit 10, as QEMU sets them */
+#define BP_VECTOR 3
+#define DB_VECTOR 1
+#define MSR_LSTAR 0xc0000082
+#define PAGE_SIZE_4K 4096ULL
+
+struct debug_sw_bp {
+	bool used;
+	uint64_t gpa, addr;
+	uint8_t orig;
+	unsigned refs[DEBUG_OWNER_NR];
+};
+
+struct debug_hw_bp {
+	bool used;
+	enum debug_hw_type type;
+	uint64_t addr, len;
+	unsigned refs[DEBUG_OWNER_NR];
+};
+
+struct debug {
+	struct vm *vm;
+	int event_fd;
+	struct evloop *loop;
+	struct {
+		debug_stop_fn fn;
+		void *opaque;
+	} listeners[DEBUG_MAX_LISTENERS];
+	bool blockirq;
+
+	/*
+	 * Breakpoint tables: changed by the main thread only while every vCPU
+	 * is parked (vm_pause around each change), read by vCPU threads while
+	 * handling KVM_EXIT_DEBUG.
+	 */
+	struct debug_sw_bp sw[DEBUG_MAX_SW_BPS];
+	struct debug_hw_bp hw[DEBUG_HW_SLOTS];
+	uint32_t applied_ctl[VM_MAX_CPUS];
+	bool applied_valid[VM_MAX_CPUS];
+	uint64_t hw_gen, applied_gen[VM_MAX_CPUS];
+
+	/* Under vm->lock. */
+	bool stopped;                 /* holds one vm->pause_depth reference */
+	bool interrupt;               /* a stop was asked for (debug_stop_all) */
+	bool held[VM_MAX_CPUS];       /* parked even while the VM runs (vCont per thread) */
+	bool stepping[VM_MAX_CPUS];
+	bool has_pending[VM_MAX_CPUS];
+	struct debug_event pending[VM_MAX_CPUS];
+	uint64_t pending_seq[VM_MAX_CPUS];
+	uint64_t pending_gpa[VM_MAX_CPUS];
+	uint64_t seq;
+};
+
+static struct debug *dbg_of(struct vm *vm)
+{
+	return __atomic_load_n(&vm->debug, __ATOMIC_ACQUIRE);
+}
+
+int debug_init(struct vm *vm)
+{
+	struct debug *d;
+	int caps;
+
+	if (dbg_of(vm))
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->vm = vm;
+	d->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->event_fd < 0) {
+		free(d);
+		return -errno;
+	}
+	/* KVM_CAP_SET_GUEST_DEBUG2 answers the mask of supported control bits. */
+	caps = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG2);
+	d->blockirq = caps > 0 && (caps & KVM_GUESTDBG_BLOCKIRQ);
+	if (!d->blockirq)
+		log_info("KVM cannot block interrupts while single-stepping "
+			 "(no KVM_GUESTDBG_BLOCKIRQ): a step may land in an interrupt handler");
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->debug, d, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+void debug_free(struct vm *vm)
+{
+	struct debug *d = dbg_of(vm);
+
+	if (!d)
+		return;
+	if (d->loop)
+		evloop_del(d->loop, d->event_fd);
+	close(d->event_fd);
+	vm->debug = NULL;
+	free(d);
+}
+
+bool debug_has_blockirq(struct vm *vm)
+{
+	return debug_init(vm) == 0 && dbg_of(vm)->blockirq;
+}
+
+/* --- stop notification ---------------------------------------------------- */
+
+static void signal_stop(struct debug *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->event_fd, &one, sizeof(one)) < 0) {
+		/* Already readable. */
+	}
+}
+
+static void on_event_fd(void *opaque, int fd, uint32_t events)
+{
+	struct debug *d = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Spurious wake-up. */
+	}
+	for (int i = 0; i < DEBUG_MAX_LISTENERS; i++)
+		if (d->listeners[i].fn)
+			d->listeners[i].fn(d->listeners[i].opaque);
+}
+
+int debug_attach_evloop(struct vm *vm, struct evloop *loop)
+{
+	struct debug *d;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	if (d->loop)
+		return d->loop == loop ? 0 : -EBUSY;
+	r = evloop_add(loop, d->event_fd, EPOLLIN, on_event_fd, d);
+	if (!r)
+		d->loop = loop;
+	return r;
+}
+
+int debug_add_listener(struct vm *vm, debug_stop_fn fn, void *opaque)
+{
+	struct debug *d;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	for (int i = 0; i < DEBUG_MAX_LISTENERS; i++) {
+		if (!d->listeners[i].fn) {
+			d->listeners[i].fn = fn;
+			d->listeners[i].opaque = opaque;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void debug_remove_listener(struct vm *vm, debug_stop_fn fn, void *opaque)
+{
+	struct debug *d = dbg_of(vm);
+
+	for (int i = 0; d && i < DEBUG_MAX_LISTENERS; i++)
+		if (d->listeners[i].fn == fn && d->listeners[i].opaque == opaque)
+			d->listeners[i].fn = NULL;
+}
+
+/* --- applying the state to the vCPUs ---------------------------------------- */
+
+static uint64_t dr7_of(const struct debug *d)
+{
+	static const uint64_t len_code[9] = { [1] = 0, [2] = 1, [4] = 3, [8] = 2 };
+	static const uint64_t rw_code[] = { [DEBUG_HW_EXEC] = 0, [DEBUG_HW_WRITE] = 1,
+					    [DEBUG_HW_ACCESS] = 3 };
+	uint64_t dr7 = DR7_FIXED;
+
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++) {
+		const struct debug_hw_bp *h = &d->hw[i];
+
+		if (!h->used)
+			continue;
+		dr7 |= 2ULL << (i * 2);
+		dr7 |= rw_code[h->type] << (16 + 4 * i);
+		dr7 |= len_code[h->len] << (18 + 4 * i);
+	}
+	return dr7;
+}
+
+static bool any_sw(const struct debug *d)
+{
+	for (int i = 0; i < DEBUG_MAX_SW_BPS; i++)
+		if (d->sw[i].used)
+			return true;
+	return false;
+}
+
+static bool any_hw(const struct debug *d)
+{
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++)
+		if (d->hw[i].used)
+			return true;
+	return false;
+}
+
+/* Every vCPU must be parked (or not yet running). */
+static int apply_all(struct debug *d)
+{
+	struct vm *vm = d->vm;
+	bool sw = any_sw(d), hw = any_hw(d);
+	int ret = 0;
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct kvm_guest_debug g = { 0 };
+
+		if (!vm->vcpus[i].run)
+			continue;
+		if (sw)
+			g.control |= KVM_GUESTDBG_USE_SW_BP;
+		if (hw)
+			g.control |= KVM_GUESTDBG_USE_HW_BP;
+		if (d->stepping[i])
+			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
+		if (g.control)
+			g.control |= KVM_GUESTDBG_ENABLE;
+		if (d->applied_valid[i] && d->applied_ctl[i] == g.control &&
+		    (!hw || d->applied_gen[i] == d->hw_gen))
+			continue;
+		for (int s = 0; s < DEBUG_HW_SLOTS; s++)
+			g.arch.debugreg[s] = d->hw[s].used ? d->hw[s].addr : 0;
+		g.arch.debugreg[7] = hw ? dr7_of(d) : 0;
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_GUEST_DEBUG, &g) < 0) {
+			ret = -errno;
+			log_warn("cpu%d: KVM_SET_GUEST_DEBUG: %s", i, strerror(errno));
+			d->applied_valid[i] = false;
+			continue;
+		}
+		d->applied_ctl[i] = g.control;
+		d->applied_gen[i] = d->hw_gen;
+		d->applied_valid[i] = true;
+	}
+	return ret;
+}
+
+/* Change the tables with every vCPU parked, then program the vCPUs. */
+static int apply_paused(struct debug *d)
+{
+	int r;
+
+	vm_pause(d->vm);
+	r = apply_all(d);
+	vm_resume(d->vm);
+	return r;
+}
+
+/* --- page walks ------------------------------------------------------------- */
+
+static int cpu_ctx(struct vm *vm, int cpu, struct pw_ctx *ctx)
+{
+	struct kvm_sregs s;
+	int r = vm_get_sregs(vm, cpu, &s);
+
+	if (r)
+		return r;
+	*ctx = (struct pw_ctx){ .cr0 = s.cr0, .cr3 = s.cr3, .cr4 = s.cr4, .efer = s.efer };
+	return 0;
+}
+
+static int virt_to_phys(struct vm *vm, int cpu, uint64_t gva, uint64_t *gpa)
+{
+	struct pw_ctx ctx;
+	struct pw_result res;
+	int r = cpu_ctx(vm, cpu, &ctx);
+
+	if (r)
+		return r;
+	r = pw_translate(&vm->mem, &ctx, gva, &res);
+	if (r)
+		return r;
+	if (!gm_is_ram(&vm->mem, res.gpa, 1))
+		return -EFAULT;
+	*gpa = res.gpa;
+	return 0;
+}
+
+static struct debug_sw_bp *sw_find(struct debug *d, uint64_t gpa)
+{
+	for (int i = 0; i < DEBUG_MAX_SW_BPS; i++)
+		if (d->sw[i].used && d->sw[i].gpa == gpa)
+			return &d->sw[i];
+	return NULL;
+}
+
+static unsigned total_refs(const unsigned *refs)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < DEBUG_OWNER_NR; i++)
+		n += refs[i];
+	return n;
+}
+
+/* --- software breakpoints ---------------------------------------------------- */
+
+int debug_sw_insert(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who)
+{
+	struct debug *d;
+	struct debug_sw_bp *bp;
+	uint64_t gpa;
+	uint8_t *p;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	r = virt_to_phys(vm, cpu, addr, &gpa);
+	if (r)
+		return r == -EIO ? -EFAULT : r;
+	vm_pause(vm);
+	bp = sw_find(d, gpa);
+	if (!bp) {
+		for (int i = 0; i < DEBUG_MAX_SW_BPS && !bp; i++)
+			if (!d->sw[i].used)
+				bp = &d->sw[i];
+		if (!bp) {
+			vm_resume(vm);
+			return -ENOSPC;
+		}
+		p = gm_ptr(&vm->mem, gpa, 1);
+		*bp = (struct debug_sw_bp){ .used = true, .gpa = gpa, .addr = addr, .orig = *p };
+		*p = 0xcc;
+	}
+	bp->refs[who]++;
+	r = apply_all(d);
+	vm_resume(vm);
+	return r;
+}
+
+static void sw_drop(struct debug *d, struct debug_sw_bp *bp)
+{
+	uint8_t *p = gm_ptr(&d->vm->mem, bp->gpa, 1);
+
+	/* The guest may have rewritten the page (module unload, text patching). */
+	if (p && *p == 0xcc)
+		*p = bp->orig;
+	bp->used = false;
+}
+
+int debug_sw_remove(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who)
+{
+	struct debug *d = dbg_of(vm);
+	struct debug_sw_bp *bp = NULL;
+	uint64_t gpa;
+	int r;
+
+	if (!d)
+		return -ENOENT;
+	if (virt_to_phys(vm, cpu, addr, &gpa) == 0)
+		bp = sw_find(d, gpa);
+	/* The mapping may be gone: fall back to the address it was inserted at. */
+	for (int i = 0; i < DEBUG_MAX_SW_BPS && !bp; i++)
+		if (d->sw[i].used && d->sw[i].addr == addr && d->sw[i].refs[who])
+			bp = &d->sw[i];
+	if (!bp || !bp->refs[who])
+		return -ENOENT;
+	vm_pause(vm);
+	if (--bp->refs[who] == 0 && total_refs(bp->refs) == 0)
+		sw_drop(d, bp);
+	r = apply_all(d);
+	vm_resume(vm);
+	return r;
+}
+
+/* --- hardware breakpoints and watchpoints ------------------------------------- */
+
+static bool hw_len_ok(enum debug_hw_type type, uint64_t addr, uint64_t len)
+{
+	if (type == DEBUG_HW_EXEC)
+		return len <= 1 || len == 0; /* gdb sends the breakpoint kind (1) */
+	if (len != 1 && len != 2 && len != 4 && len != 8)
+		return false;
+	return (addr & (len - 1)) == 0;
+}
+
+int debug_hw_insert(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint64_t len,
+		    enum debug_owner who)
+{
+	struct debug *d;
+	struct debug_hw_bp *h = NULL;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	if (type == DEBUG_HW_EXEC)
+		len = 1;
+	if (!hw_len_ok(type, addr, len))
+		return -EINVAL;
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++)
+		if (d->hw[i].used && d->hw[i].type == type && d->hw[i].addr == addr &&
+		    d->hw[i].len == len)
+			h = &d->hw[i];
+	if (!h) {
+		for (int i = 0; i < DEBUG_HW_SLOTS && !h; i++)
+			if (!d->hw[i].used)
+				h = &d->hw[i];
+		if (!h)
+			return -ENOSPC;
+		vm_pause(vm);
+		*h = (struct debug_hw_bp){ .used = true, .type = type, .addr = addr, .len = len };
+		h->refs[who]++;
+		d->hw_gen++;
+		r = apply_all(d);
+		vm_resume(vm);
+		return r;
+	}
+	h->refs[who]++;
+	return 0;
+}
+
+int debug_hw_remove(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint64_t len,
+		    enum debug_owner who)
+{
+	struct debug *d = dbg_of(vm);
+
+	if (!d)
+		return -ENOENT;
+	if (type == DEBUG_HW_EXEC)
+		len = 1;
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++) {
+		struct debug_hw_bp *h = &d->hw[i];
+
+		if (!h->used || h->type != type || h->addr != addr || h->len != len ||
+		    !h->refs[who])
+			continue;
+		if (--h->refs[who] || total_refs(h->refs))
+			return 0;
+		vm_pause(vm);
+		h->used = false;
+		d->hw_gen++;
+		i = apply_all(d);
+		vm_resume(vm);
+		return i;
+	}
+	return -ENOENT;
+}
+
+void debug_remove_all(struct vm *vm, enum debug_owner who)
+{
+	struct debug *d = dbg_of(vm);
+
+	if (!d)
+		return;
+	vm_pause(vm);
+	for (int i = 0; i < DEBUG_MAX_SW_BPS; i++) {
+		struct debug_sw_bp *bp = &d->sw[i];
+
+		if (!bp->used || !bp->refs[who])
+			continue;
+		bp->refs[who] = 0;
+		if (!total_refs(bp->refs))
+			sw_drop(d, bp);
+	}
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++) {
+		struct debug_hw_bp *h = &d->hw[i];
+
+		if (!h->used || !h->refs[who])
+			continue;
+		h->refs[who] = 0;
+		if (!total_refs(h->refs)) {
+			h->used = false;
+			d->hw_gen++;
+		}
+	}
+	apply_all(d);
+	vm_resume(vm);
+}
+
+int debug_list(struct vm *vm, struct debug_bp_info *out, int max)
+{
+	struct debug *d = dbg_of(vm);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++) {
+		const struct debug_hw_bp *h = &d->hw[i];
+
+		if (!h->used)
+			continue;
+		if (n < max) {
+			out[n] = (struct debug_bp_info){ .hw = true, .type = h->type, .slot = i,
+							 .addr = h->addr, .len = h->len };
+			memcpy(out[n].refs, h->refs, sizeof(h->refs));
+		}
+		n++;
+	}
+	for (int i = 0; i < DEBUG_MAX_SW_BPS; i++) {
+		const struct debug_sw_bp *bp = &d->sw[i];
+
+		if (!bp->used)
+			continue;
+		if (n < max) {
+			out[n] = (struct debug_bp_info){ .addr = bp->addr, .gpa = bp->gpa,
+							 .len = 1, .slot = -1 };
+			memcpy(out[n].refs, bp->refs, sizeof(bp->refs));
+		}
+		n++;
+	}
+	return n;
+}
+
+size_t debug_format_breaks(struct vm *vm, char *buf, size_t size)
+{
+	static const char *const type_name[] = { "hbreak", "watch", "awatch" };
+	struct debug_bp_info info[DEBUG_HW_SLOTS + DEBUG_MAX_SW_BPS];
+	int n = debug_list(vm, info, DEBUG_HW_SLOTS + DEBUG_MAX_SW_BPS);
+	size_t off = 0;
+	bool slot_used[DEBUG_HW_SLOTS] = { false };
+
+#define OUT(...) (off += snprintf(buf + off, off < size ? size - off : 0, __VA_ARGS__))
+	if (size)
+		buf[0] = 0;
+	for (int i = 0; i < n; i++) {
+		char sym[160];
+
+		symtab_format(&vm->syms, info[i].addr, sym, sizeof(sym));
+		if (info[i].hw) {
+			slot_used[info[i].slot] = true;
+			OUT("DR%d  %-6s 0x%016llx len %llu <%s> held by gdb:%u repl:%u\n",
+			    info[i].slot, type_name[info[i].type], (unsigned long long)info[i].addr,
+			    (unsigned long long)info[i].len, sym, info[i].refs[DEBUG_OWNER_GDB],
+			    info[i].refs[DEBUG_OWNER_REPL]);
+		} else {
+			OUT("int3 break  0x%016llx gpa 0x%llx <%s> held by gdb:%u repl:%u\n",
+			    (unsigned long long)info[i].addr, (unsigned long long)info[i].gpa, sym,
+			    info[i].refs[DEBUG_OWNER_GDB], info[i].refs[DEBUG_OWNER_REPL]);
+		}
+	}
+	for (int s = 0; s < DEBUG_HW_SLOTS; s++)
+		if (!slot_used[s])
+			OUT("DR%d  free\n", s);
+#undef OUT
+	return off < size ? off : size ? size - 1 : 0;
+}
+
+/* --- stops ------------------------------------------------------------------ */
+
+static bool all_parked_locked(struct vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started && !vm->vcpus[i].parked)
+			return false;
+	return true;
+}
+
+void debug_wait_stopped(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (!all_parked_locked(vm) && !vm->ending)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void kick_others(struct vm *vm, int self)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (i != self && vm->vcpus[i].run)
+			vcpu_kick(&vm->vcpus[i]);
+}
+
+int debug_stop_all(struct vm *vm)
+{
+	struct debug *d;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	pthread_mutex_lock(&vm->lock);
+	if (!d->stopped) {
+		d->stopped = true;
+		d->interrupt = true;
+		vm->pause_depth++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	kick_others(vm, -1);
+	debug_wait_stopped(vm);
+	return 0;
+}
+
+bool debug_is_stopped(struct vm *vm)
+{
+	struct debug *d = dbg_of(vm);
+	bool s;
+
+	if (!d)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	s = d->stopped;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+/* vCPU thread: remember EV and stop the whole VM. */
+static void record_stop(struct debug *d, struct vcpu *v, const struct debug_event *ev,
+			uint64_t gpa)
+{
+	struct vm *vm = d->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!d->has_pending[v->id]) {
+		d->pending[v->id] = *ev;
+		d->pending_gpa[v->id] = gpa;
+		d->pending_seq[v->id] = ++d->seq;
+		d->has_pending[v->id] = true;
+	}
+	if (!d->stopped) {
+		d->stopped = true;
+		vm->pause_depth++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	kick_others(vm, v->id);
+	signal_stop(d);
+}
+
+/* An int3 that is not ours: deliver #BP to the guest as if KVM had not intercepted it. */
+static void reinject_bp(struct vcpu *v, uint64_t pc)
+{
+	struct kvm_regs regs;
+	struct kvm_vcpu_events ev;
+	uint8_t insn[2] = { 0 };
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		return;
+	if (regs.rip == pc) {
+		debug_read_virt(v->vm, v->id, pc, insn, sizeof(insn));
+		if (insn[0] == 0xcc)
+			regs.rip += 1;
+		else if (insn[0] == 0xcd && insn[1] == 0x03)
+			regs.rip += 2;
+		else
+			return; /* the int3 went away meanwhile: run the instruction again */
+		if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+			return;
+	}
+	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return;
+	ev.exception.injected = 1;
+	ev.exception.nr = BP_VECTOR;
+	ev.exception.has_error_code = 0;
+	ev.exception.error_code = 0;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		log_warn("cpu%d: cannot re-inject the guest's own int3: %s", v->id, strerror(errno));
+}
+
+bool debug_handle_exit(struct vcpu *v)
+{
+	struct debug *d = dbg_of(v->vm);
+	struct kvm_debug_exit_arch *a = &v->run->debug.arch;
+	struct debug_event ev = { .cpu = v->id, .slot = -1, .pc = a->pc };
+	uint64_t gpa = 0;
+	bool stepping;
+
+	if (!d) {
+		log_warn("cpu%d: debug exit without a debugger (exception %u)", v->id, a->exception);
+		return true;
+	}
+	pthread_mutex_lock(&v->vm->lock);
+	stepping = d->stepping[v->id];
+	pthread_mutex_unlock(&v->vm->lock);
+
+	if (a->exception == BP_VECTOR) {
+		struct debug_sw_bp *bp = NULL;
+
+		if (virt_to_phys(v->vm, v->id, a->pc, &gpa) == 0)
+			bp = sw_find(d, gpa);
+		if (!bp) {
+			reinject_bp(v, a->pc);
+			return true;
+		}
+		ev.reason = DEBUG_STOP_SWBREAK;
+		ev.addr = bp->addr;
+	} else if (a->exception == DB_VECTOR) {
+		ev.reason = DEBUG_STOP_TRAP;
+		for (int i = 0; i < DEBUG_HW_SLOTS; i++) {
+			if (!(a->dr6 & (1ULL << i)) || !d->hw[i].used)
+				continue;
+			ev.slot = i;
+			ev.addr = d->hw[i].addr;
+			ev.reason = d->hw[i].type == DEBUG_HW_EXEC    ? DEBUG_STOP_HWBREAK
+				    : d->hw[i].type == DEBUG_HW_WRITE ? DEBUG_STOP_WATCH
+								      : DEBUG_STOP_AWATCH;
+			break;
+		}
+		/* DR6.BS, or a plain #DB of a stepping vCPU (in case the host leaves BS clear). */
+		if (ev.reason == DEBUG_STOP_TRAP && stepping)
+			ev.reason = DEBUG_STOP_STEP;
+	} else {
+		ev.reason = DEBUG_STOP_TRAP;
+	}
+	record_stop(d, v, &ev, gpa);
+	return true;
+}
+
+bool debug_vcpu_held(struct vcpu *v)
+{
+	struct debug *d = v->vm->debug;
+
+	return d && d->held[v->id];
+}
+
+/* Main thread, VM stopped: is the event still true of the guest? */
+static bool event_valid(struct debug *d, const struct debug_event *ev, uint64_t gpa)
+{
+	struct kvm_regs regs;
+	const struct debug_hw_bp *h = ev->slot >= 0 ? &d->hw[ev->slot] : NULL;
+
+	switch (ev->reason) {
+	case DEBUG_STOP_SWBREAK:
+		if (!sw_find(d, gpa))
+			return false;
+		break;
+	case DEBUG_STOP_HWBREAK:
+		if (!h->used || h->type != DEBUG_HW_EXEC || h->addr != ev->addr)
+			return false;
+		break;
+	case DEBUG_STOP_WATCH:
+	case DEBUG_STOP_AWATCH:
+		/* The write has happened: report it while the watchpoint exists. */
+		return h->used && h->addr == ev->addr;
+	case DEBUG_STOP_STEP:
+		return d->stepping[ev->cpu];
+	default:
+		return false;
+	}
+	/* gdb may have moved the PC of that vCPU meanwhile. */
+	return vm_get_regs(d->vm, ev->cpu, &regs) == 0 && regs.rip == ev->pc;
+}
+
+bool debug_take_event(struct vm *vm, struct debug_event *out)
+{
+	struct debug *d = dbg_of(vm);
+	bool found = false;
+
+	if (!d)
+		return false;
+	for (;;) {
+		int best = -1;
+
+		pthread_mutex_lock(&vm->lock);
+		for (int i = 0; i < vm->ncpus; i++)
+			if (d->has_pending[i] &&
+			    (best < 0 || d->pending_seq[i] < d->pending_seq[best]))
+				best = i;
+		if (best >= 0)
+			d->has_pending[best] = false;
+		pthread_mutex_unlock(&vm->lock);
+		if (best < 0)
+			break;
+		if (event_valid(d, &d->pending[best], d->pending_gpa[best])) {
+			*out = d->pending[best];
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	if (!found && d->interrupt) {
+		*out = (struct debug_event){ .reason = DEBUG_STOP_INTERRUPT, .cpu = 0, .slot = -1 };
+		found = true;
+	}
+	d->interrupt = false;
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
+void debug_clear_events(struct vm *vm)
+{
+	struct debug *d = dbg_of(vm);
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	memset(d->has_pending, 0, sizeof(d->has_pending));
+	memset(d->stepping, 0, sizeof(d->stepping));
+	d->interrupt = false;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int debug_resume(struct vm *vm, const enum debug_action *acts)
+{
+	struct debug *d;
+	bool keep = false;
+	int r = debug_init(vm);
+
+	if (r)
+		return r;
+	d = dbg_of(vm);
+	/* Events that are still true are reported before anything runs again. */
+	for (int i = 0; i < vm->ncpus; i++) {
+		if (!d->has_pending[i])
+			continue;
+		if (d->pending[i].reason == DEBUG_STOP_STEP || d->pending[i].reason == DEBUG_STOP_TRAP ||
+		    !event_valid(d, &d->pending[i], d->pending_gpa[i])) {
+			pthread_mutex_lock(&vm->lock);
+			d->has_pending[i] = false;
+			pthread_mutex_unlock(&vm->lock);
+			continue;
+		}
+		keep = true;
+	}
+	pthread_mutex_lock(&vm->lock);
+	if (keep && d->stopped) {
+		memset(d->stepping, 0, sizeof(d->stepping));
+		pthread_mutex_unlock(&vm->lock);
+		signal_stop(d);
+		return 1;
+	}
+	for (int i = 0; i < vm->ncpus; i++) {
+		enum debug_action a = acts ? acts[i] : DEBUG_ACT_CONT;
+
+		d->stepping[i] = a == DEBUG_ACT_STEP;
+		d->held[i] = a == DEBUG_ACT_STOP;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	/* Every vCPU is parked while the debugger holds the VM. */
+	r = d->stopped ? apply_all(d) : apply_paused(d);
+	pthread_mutex_lock(&vm->lock);
+	if (d->stopped) {
+		d->stopped = false;
+		d->interrupt = false;
+		if (vm->pause_depth > 0 && --vm->pause_depth == 0)
+			pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+/* --- memory ------------------------------------------------------------------- */
+
+static void hide_bps(struct debug *d, uint64_t gpa, uint8_t *buf, uint64_t n)
+{
+	for (int i = 0; d && i < DEBUG_MAX_SW_BPS; i++)
+		if (d->sw[i].used && d->sw[i].gpa >= gpa && d->sw[i].gpa < gpa + n)
+			buf[d->sw[i].gpa - gpa] = d->sw[i].orig;
+}
+
+uint64_t debug_read_virt(struct vm *vm, int cpu, uint64_t gva, void *dst, uint64_t len)
+{
+	struct debug *d = dbg_of(vm);
+	struct pw_ctx ctx;
+	uint64_t done = 0;
+
+	if (cpu_ctx(vm, cpu, &ctx))
+		return 0;
+	while (done < len) {
+		struct pw_result res;
+		uint64_t va = gva + done;
+		uint64_t n = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
+
+		if (n > len - done)
+			n = len - done;
+		if (pw_translate(&vm->mem, &ctx, va, &res) ||
+		    gm_read(&vm->mem, res.gpa, (uint8_t *)dst + done, n))
+			break;
+		hide_bps(d, res.gpa, (uint8_t *)dst + done, n);
+		done += n;
+	}
+	return done;
+}
+
+uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src, uint64_t len)
+{
+	struct debug *d = dbg_of(vm);
+	struct pw_ctx ctx;
+	uint64_t done = 0;
+
+	if (cpu_ctx(vm, cpu, &ctx))
+		return 0;
+	while (done < len) {
+		struct pw_result res;
+		uint64_t va = gva + done;
+		uint64_t n = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
+		uint8_t *p;
+
+		if (n > len - done)
+			n = len - done;
+		if (pw_translate(&vm->mem, &ctx, va, &res))
+			break;
+		p = gm_ptr(&vm->mem, res.gpa, n);
+		if (!p)
+			break;
+		memcpy(p, (const uint8_t *)src + done, n);
+		/* A write over an inserted int3 changes the byte restored on removal. */
+		for (int i = 0; d && i < DEBUG_MAX_SW_BPS; i++) {
+			struct debug_sw_bp *bp = &d->sw[i];
+
+			if (bp->used && bp->gpa >= res.gpa && bp->gpa < res.gpa + n) {
+				bp->orig = p[bp->gpa - res.gpa];
+				p[bp->gpa - res.gpa] = 0xcc;
+			}
+		}
+		done += n;
+	}
+	return done;
+}
+
+/* --- KASLR ------------------------------------------------------------------- */
+
+int debug_kaslr_slide(struct vm *vm, int64_t *slide)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = { .hdr.nmsrs = 1, .e[0] = { .index = MSR_LSTAR } };
+	uint64_t sym;
+	int r;
+
+	if (symtab_lookup_name(&vm->syms, "entry_SYSCALL_64", &sym))
+		return -ENOENT;
+	sym -= (uint64_t)vm->syms.slide; /* the link-time address */
+	if (!vm->vcpus[0].run)
+		return -ENODEV;
+	vm_pause(vm);
+	r = ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &msrs);
+	vm_resume(vm);
+	if (r != 1)
+		return r < 0 ? -errno : -EIO;
+	/* Zero until the kernel has set up its system-call entry. */
+	if (msrs.e[0].data == 0)
+		return -EAGAIN;
+	*slide = (int64_t)(msrs.e[0].data - sym);
+	return 0;
+}

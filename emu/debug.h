@@ -1,0 +1,153 @@
+/*
+ * Guest debugging on KVM: software breakpoints (int3 keyed by guest-physical
+ * address, reference counted), the four debug registers shared by every vCPU
+ * (hardware breakpoints and write/access watchpoints), single-step with
+ * interrupts blocked, and all-stop events. The gdb stub and the REPL's
+ * break/hbreak/watch/step both go through this API: it is the single owner of
+ * breakpoint slots.
+ *
+ * Threads: every function here is for the main thread, except
+ * debug_handle_exit() and debug_vcpu_held(), which vcpu.c calls.
+ *
+ * Stops: a vCPU that hits a breakpoint (or finishes a step) records a stop
+ * event, takes one pause reference (vm->pause_depth) on behalf of the debugger
+ * and kicks every other vCPU, so the whole VM stops. The main thread learns of
+ * it through debug's eventfd (debug_attach_evloop), calls debug_wait_stopped()
+ * and takes the event with debug_take_event(). debug_resume() drops the
+ * reference again, unless a second event recorded meanwhile is still valid: then
+ * the VM stays stopped and that event is signalled at once (never lost, never
+ * stale).
+ */
+#ifndef VMDBG_DEBUG_H
+#define VMDBG_DEBUG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+struct evloop;
+
+#define DEBUG_HW_SLOTS 4
+#define DEBUG_MAX_SW_BPS 256
+
+enum debug_hw_type { DEBUG_HW_EXEC, DEBUG_HW_WRITE, DEBUG_HW_ACCESS };
+
+/* Who holds a breakpoint: shown by `info breaks`. */
+enum debug_owner { DEBUG_OWNER_GDB, DEBUG_OWNER_REPL, DEBUG_OWNER_NR };
+
+enum debug_stop_reason {
+	DEBUG_STOP_NONE,
+	DEBUG_STOP_SWBREAK,
+	DEBUG_STOP_HWBREAK,
+	DEBUG_STOP_WATCH,      /* write watchpoint: addr is the watched address */
+	DEBUG_STOP_AWATCH,     /* access watchpoint */
+	DEBUG_STOP_STEP,       /* single-step done */
+	DEBUG_STOP_INTERRUPT,  /* debug_stop_all (Ctrl-C, attach, --gdb-wait) */
+	DEBUG_STOP_TRAP,       /* a #DB that is none of the above */
+};
+
+struct debug_event {
+	enum debug_stop_reason reason;
+	int cpu;
+	int slot;              /* hardware slot for HWBREAK/WATCH/AWATCH, else -1 */
+	uint64_t addr;         /* watched address, or the breakpoint's address */
+	uint64_t pc;           /* linear RIP at the stop */
+};
+
+/* For `info breaks`. */
+struct debug_bp_info {
+	bool hw;
+	enum debug_hw_type type;  /* hw only */
+	int slot;                 /* hw only */
+	uint64_t addr;            /* virtual address as inserted */
+	uint64_t gpa;             /* sw only */
+	uint64_t len;
+	unsigned refs[DEBUG_OWNER_NR];
+};
+
+/* Per-vCPU resume actions. */
+enum debug_action { DEBUG_ACT_STOP, DEBUG_ACT_CONT, DEBUG_ACT_STEP };
+
+typedef void (*debug_stop_fn)(void *opaque);
+
+/* Create the debug state of VM on first use (main thread). Never fails but on ENOMEM. */
+int debug_init(struct vm *vm);
+void debug_free(struct vm *vm);
+
+/* Register debug's eventfd with LOOP once; FN runs (main thread) whenever a vCPU stopped. */
+int debug_attach_evloop(struct vm *vm, struct evloop *loop);
+int debug_add_listener(struct vm *vm, debug_stop_fn fn, void *opaque);
+void debug_remove_listener(struct vm *vm, debug_stop_fn fn, void *opaque);
+
+/* Whether KVM can block interrupts while single-stepping (KVM_CAP_SET_GUEST_DEBUG2). */
+bool debug_has_blockirq(struct vm *vm);
+
+/*
+ * Software breakpoint at virtual ADDR, translated through CPU's page tables.
+ * -EFAULT unmapped, -ENOSPC table full. Insert nests per owner.
+ */
+int debug_sw_insert(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who);
+int debug_sw_remove(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who);
+
+/*
+ * Hardware breakpoint or watchpoint (LEN 1, 2, 4 or 8, naturally aligned; 1 for
+ * EXEC). -ENOSPC when all four slots are taken, -EINVAL for a bad length.
+ */
+int debug_hw_insert(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint64_t len,
+		    enum debug_owner who);
+int debug_hw_remove(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint64_t len,
+		    enum debug_owner who);
+
+/* Drop every breakpoint OWNER holds (gdb detach). */
+void debug_remove_all(struct vm *vm, enum debug_owner who);
+
+/* Fill up to MAX entries; returns how many there are. */
+int debug_list(struct vm *vm, struct debug_bp_info *out, int max);
+
+/* One line per breakpoint and the four slots, for `info breaks`. Returns bytes written. */
+size_t debug_format_breaks(struct vm *vm, char *buf, size_t size);
+
+/* Stop every vCPU (the debugger's pause reference) and wait until all have parked. */
+int debug_stop_all(struct vm *vm);
+/* Whether the debugger holds the VM stopped. */
+bool debug_is_stopped(struct vm *vm);
+/* Wait until every vCPU has parked (after a stop was signalled). */
+void debug_wait_stopped(struct vm *vm);
+
+/*
+ * Take the oldest recorded stop event still valid; false when there is none.
+ * A stop that was asked for (debug_stop_all) with nothing else pending gives
+ * DEBUG_STOP_INTERRUPT on the CPU it names (first one).
+ */
+bool debug_take_event(struct vm *vm, struct debug_event *ev);
+
+/*
+ * Resume: ACTS[i] for each vCPU (NULL: every vCPU continues). A stepping vCPU
+ * runs with KVM_GUESTDBG_SINGLESTEP (+BLOCKIRQ when available). Returns 1 when
+ * a pending event kept the VM stopped (it has been signalled), 0 when the VM
+ * runs, or -errno.
+ */
+int debug_resume(struct vm *vm, const enum debug_action *acts);
+
+/* Forget every pending event and stepping state (attach of a new debugger). */
+void debug_clear_events(struct vm *vm);
+
+/* Memory by virtual address through CPU's page tables; sw breakpoints read back as the
+ * original bytes and writes over them update the saved bytes. Return the length of
+ * the accessible prefix. */
+uint64_t debug_read_virt(struct vm *vm, int cpu, uint64_t gva, void *dst, uint64_t len);
+uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src, uint64_t len);
+
+/* KASLR slide: MSR_LSTAR of vCPU 0 minus the link address of entry_SYSCALL_64. */
+int debug_kaslr_slide(struct vm *vm, int64_t *slide);
+
+/* --- for vcpu.c ---------------------------------------------------------- */
+
+/* KVM_EXIT_DEBUG on V's thread: false ends the vCPU loop. */
+bool debug_handle_exit(struct vcpu *v);
+/* Called with vm->lock held: V must stay parked though the VM is not paused. */
+bool debug_vcpu_held(struct vcpu *v);
+
+#endif
