@@ -71,7 +71,7 @@ guest: $(DEPS_STAMP)
 	scripts/mkguest.sh
 
 run: all guest
-	$(BUILD)/vmdbg --kernel $(BUILD)/guest/vmlinux --initrd $(BUILD)/guest/initramfs.cpio.gz --cpus 2 --repl $(RUN_ARGS)
+	$(BUILD)/vmdbg --kernel $(BUILD)/guest/vmlinux --initrd $(BUILD)/guest/initramfs.cpio --cpus 2 --repl $(RUN_ARGS)
 
 # --- tests: unit (cmocka), test guest (prove), Linux (prove), each tier timed
 check: all $(UNIT_BIN)

@@ -4,6 +4,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VMDBG=${VMDBG:-$ROOT/build/vmdbg}
 TEST_GUEST=${TEST_GUEST:-$ROOT/build/test-guest.elf}
 GUEST_DIR=${GUEST_DIR:-$ROOT/build/guest}
+# The Linux guest built from source; the uncompressed initramfs unpacks a minute faster on PVM.
+LINUX_KERNEL=${LINUX_KERNEL:-$GUEST_DIR/vmlinux}
+LINUX_INITRD=${LINUX_INITRD:-$GUEST_DIR/initramfs.cpio}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmdbg-test.XXXXXX")
 trap 'tap_cleanup' EXIT
 _tap_n=0

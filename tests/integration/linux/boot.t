@@ -5,8 +5,8 @@
 source "$(dirname "$0")/../lib.sh"
 plan 12
 
-KERNEL=$GUEST_DIR/vmlinux
-INITRD=$GUEST_DIR/initramfs.cpio.gz
+KERNEL=$LINUX_KERNEL
+INITRD=$LINUX_INITRD
 BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-900}
 
 start=$SECONDS
