@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "emu/log.h"
+#include "gdbstub/gdbstub.h"
 
 static void write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -298,6 +299,15 @@ static int setup(struct session *s, char *err, size_t errlen)
 	evloop_add(&s->loop, s->sigfd, EPOLLIN, on_signal, s);
 	evloop_add(&s->loop, s->retry_fd, EPOLLIN, on_retry, s);
 	s->stdin_open = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s) == 0;
+	if (o->gdb) {
+		struct gdbstub *g;
+
+		/* Before the vCPUs exist, so --gdb-wait holds them before their first instruction. */
+		r = gdb_start(&g, &s->vm, &s->loop, o->gdb, o->gdb_wait, NULL, s, err, errlen);
+		if (r)
+			return r;
+		s->gdb = g;
+	}
 	return vm_start(&s->vm, err, errlen);
 }
 
@@ -339,6 +349,8 @@ int session_run(const struct options *o)
 	fprintf(stderr, "\nvmdbg: %s (exit %d, %.2fs)\n", s->vm.end_reason, status,
 		vm_uptime_ns(&s->vm) / 1e9);
 out:
+	if (s->gdb)
+		gdb_stop(s->gdb);
 	vm_destroy(&s->vm);
 	ports_free(&s->ports);
 	console_free(&s->console);

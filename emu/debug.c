@@ -35,6 +35,10 @@ struct debug_hw_bp {
 	enum debug_hw_type type;
 	uint64_t addr, len;
 	unsigned refs[DEBUG_OWNER_NR];
+	/* Watch by stepping (PVM): where the watched bytes are and what they held. */
+	bool has_gpa;
+	uint64_t gpa;
+	uint64_t seen;
 };
 
 struct debug {
@@ -46,6 +50,15 @@ struct debug {
 		void *opaque;
 	} listeners[DEBUG_MAX_LISTENERS];
 	bool blockirq;
+	/*
+	 * PVM emulates guest kernel code and its emulator never raises data
+	 * breakpoints (measured: exec breakpoints fire, writes do not). There a
+	 * watchpoint single-steps every running vCPU and compares the watched
+	 * bytes after each instruction.
+	 */
+	bool watch_by_step;
+	bool wstep[VM_MAX_CPUS];
+	pthread_mutex_t watch_lock;
 
 	/*
 	 * Breakpoint tables: changed by the main thread only while every vCPU
@@ -86,6 +99,8 @@ int debug_init(struct vm *vm)
 	if (!d)
 		return -ENOMEM;
 	d->vm = vm;
+	d->watch_by_step = vm->on_pvm;
+	pthread_mutex_init(&d->watch_lock, NULL);
 	d->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (d->event_fd < 0) {
 		free(d);
@@ -112,6 +127,7 @@ void debug_free(struct vm *vm)
 	if (d->loop)
 		evloop_del(d->loop, d->event_fd);
 	close(d->event_fd);
+	pthread_mutex_destroy(&d->watch_lock);
 	vm->debug = NULL;
 	free(d);
 }
@@ -188,6 +204,8 @@ void debug_remove_listener(struct vm *vm, debug_stop_fn fn, void *opaque)
 			d->listeners[i].fn = NULL;
 }
 
+static int virt_to_phys(struct vm *vm, int cpu, uint64_t gva, uint64_t *gpa);
+
 /* --- applying the state to the vCPUs ---------------------------------------- */
 
 static uint64_t dr7_of(const struct debug *d)
@@ -225,12 +243,62 @@ static bool any_hw(const struct debug *d)
 	return false;
 }
 
+static uint64_t watched_value(struct debug *d, const struct debug_hw_bp *h)
+{
+	uint64_t v = 0;
+
+	gm_read(&d->vm->mem, h->gpa, &v, h->len);
+	return v;
+}
+
+static bool any_step_watch(struct debug *d)
+{
+	if (!d->watch_by_step)
+		return false;
+	for (int i = 0; i < DEBUG_HW_SLOTS; i++)
+		if (d->hw[i].used && d->hw[i].type != DEBUG_HW_EXEC && d->hw[i].has_gpa)
+			return true;
+	return false;
+}
+
+/* vCPU thread, after one stepped instruction: did a watched value change? */
+static int watch_changed(struct debug *d)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&d->watch_lock);
+	for (int i = 0; i < DEBUG_HW_SLOTS && slot < 0; i++) {
+		struct debug_hw_bp *h = &d->hw[i];
+		uint64_t v;
+
+		if (!h->used || h->type == DEBUG_HW_EXEC || !h->has_gpa)
+			continue;
+		v = watched_value(d, h);
+		if (v != h->seen) {
+			h->seen = v;
+			slot = i;
+		}
+	}
+	pthread_mutex_unlock(&d->watch_lock);
+	return slot;
+}
+
 /* Every vCPU must be parked (or not yet running). */
 static int apply_all(struct debug *d)
 {
 	struct vm *vm = d->vm;
 	bool sw = any_sw(d), hw = any_hw(d);
 	int ret = 0;
+
+	for (int s = 0; s < DEBUG_HW_SLOTS; s++) {
+		struct debug_hw_bp *h = &d->hw[s];
+
+		if (h->used && h->type != DEBUG_HW_EXEC && !h->has_gpa)
+			h->has_gpa = virt_to_phys(vm, 0, h->addr, &h->gpa) == 0 &&
+				     gm_is_ram(&vm->mem, h->gpa, h->len);
+		if (h->used && h->has_gpa)
+			h->seen = watched_value(d, h);
+	}
 
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct kvm_guest_debug g = { 0 };
@@ -243,6 +311,9 @@ static int apply_all(struct debug *d)
 			g.control |= KVM_GUESTDBG_USE_HW_BP;
 		if (d->stepping[i])
 			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
+		d->wstep[i] = !d->stepping[i] && !d->held[i] && any_step_watch(d);
+		if (d->wstep[i])
+			g.control |= KVM_GUESTDBG_SINGLESTEP; /* interrupts stay deliverable */
 		if (g.control)
 			g.control |= KVM_GUESTDBG_ENABLE;
 		if (d->applied_valid[i] && d->applied_ctl[i] == g.control &&
@@ -418,6 +489,12 @@ int debug_hw_insert(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint6
 		len = 1;
 	if (!hw_len_ok(type, addr, len))
 		return -EINVAL;
+	if (type == DEBUG_HW_ACCESS && d->watch_by_step) {
+		/* Stepping sees writes only; a read watch that never fires would be worse. */
+		log_warn("access/read watchpoints are not available on PVM (its emulator ignores "
+			 "data breakpoints; vmdbg watches writes by single-stepping)");
+		return -EOPNOTSUPP;
+	}
 	for (int i = 0; i < DEBUG_HW_SLOTS; i++)
 		if (d->hw[i].used && d->hw[i].type == type && d->hw[i].addr == addr &&
 		    d->hw[i].len == len)
@@ -715,6 +792,16 @@ bool debug_handle_exit(struct vcpu *v)
 								      : DEBUG_STOP_AWATCH;
 			break;
 		}
+		if (ev.reason == DEBUG_STOP_TRAP && d->wstep[v->id] && !stepping) {
+			int slot = watch_changed(d);
+
+			if (slot < 0)
+				return true; /* nothing written: keep stepping */
+			ev.slot = slot;
+			ev.addr = d->hw[slot].addr;
+			ev.reason = d->hw[slot].type == DEBUG_HW_WRITE ? DEBUG_STOP_WATCH
+								       : DEBUG_STOP_AWATCH;
+		}
 		/* DR6.BS, or a plain #DB of a stepping vCPU (in case the host leaves BS clear). */
 		if (ev.reason == DEBUG_STOP_TRAP && stepping)
 			ev.reason = DEBUG_STOP_STEP;
@@ -722,6 +809,25 @@ bool debug_handle_exit(struct vcpu *v)
 		ev.reason = DEBUG_STOP_TRAP;
 	}
 	record_stop(d, v, &ev, gpa);
+	return true;
+}
+
+bool debug_handle_int3(struct vcpu *v)
+{
+	struct debug *d = dbg_of(v->vm);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct debug_sw_bp *bp;
+	uint64_t gpa, pc;
+
+	if (!d || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return false;
+	pc = regs.rip + sregs.cs.base;
+	if (virt_to_phys(v->vm, v->id, pc, &gpa) || !(bp = sw_find(d, gpa)))
+		return false;
+	record_stop(d, v, &(struct debug_event){ .reason = DEBUG_STOP_SWBREAK, .cpu = v->id,
+						 .slot = -1, .addr = bp->addr, .pc = pc },
+		    gpa);
 	return true;
 }
 
@@ -926,6 +1032,66 @@ uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src,
 		done += n;
 	}
 	return done;
+}
+
+/* --- vCPU state --------------------------------------------------------------- */
+
+static int cpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
+{
+	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
+		return -ENOENT;
+	return ioctl(vm->vcpus[cpu].fd, req, arg) < 0 ? -errno : 0;
+}
+
+int debug_get_fpu(struct vm *vm, int cpu, struct kvm_fpu *fpu)
+{
+	return cpu_ioctl(vm, cpu, KVM_GET_FPU, fpu);
+}
+
+int debug_set_fpu(struct vm *vm, int cpu, const struct kvm_fpu *fpu)
+{
+	return cpu_ioctl(vm, cpu, KVM_SET_FPU, (void *)fpu);
+}
+
+int debug_get_msr(struct vm *vm, int cpu, uint32_t index, uint64_t *val)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = { .hdr.nmsrs = 1, .e[0] = { .index = index } };
+	int r;
+
+	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
+		return -ENOENT;
+	r = ioctl(vm->vcpus[cpu].fd, KVM_GET_MSRS, &msrs);
+	if (r != 1)
+		return r < 0 ? -errno : -EIO;
+	*val = msrs.e[0].data;
+	return 0;
+}
+
+int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = { .hdr.nmsrs = 1, .e[0] = { .index = index, .data = val } };
+	int r;
+
+	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
+		return -ENOENT;
+	r = ioctl(vm->vcpus[cpu].fd, KVM_SET_MSRS, &msrs);
+	if (r != 1)
+		return r < 0 ? -errno : -EIO;
+	return 0;
+}
+
+int debug_cpu_halted(struct vm *vm, int cpu)
+{
+	struct kvm_mp_state mp;
+	int r = cpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
+
+	return r ? r : mp.mp_state == KVM_MP_STATE_HALTED;
 }
 
 /* --- KASLR ------------------------------------------------------------------- */

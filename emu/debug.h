@@ -143,10 +143,25 @@ uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src,
 /* KASLR slide: MSR_LSTAR of vCPU 0 minus the link address of entry_SYSCALL_64. */
 int debug_kaslr_slide(struct vm *vm, int64_t *slide);
 
+/* vCPU state beyond vm.h's regs/sregs (the vCPU should be parked). */
+struct kvm_fpu;
+int debug_get_fpu(struct vm *vm, int cpu, struct kvm_fpu *fpu);
+int debug_set_fpu(struct vm *vm, int cpu, const struct kvm_fpu *fpu);
+int debug_get_msr(struct vm *vm, int cpu, uint32_t index, uint64_t *val);
+int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val);
+/* 1 when the vCPU waits in HLT (KVM_MP_STATE_HALTED), 0 when not, or -errno. */
+int debug_cpu_halted(struct vm *vm, int cpu);
+
 /* --- for vcpu.c ---------------------------------------------------------- */
 
 /* KVM_EXIT_DEBUG on V's thread: false ends the vCPU loop. */
 bool debug_handle_exit(struct vcpu *v);
+/*
+ * An int3 KVM could not emulate (PVM reports our breakpoints as emulation
+ * failures, not KVM_EXIT_DEBUG): true when it is one of ours and a stop was
+ * recorded, false when the guest's own int3 must be completed as before.
+ */
+bool debug_handle_int3(struct vcpu *v);
 /* Called with vm->lock held: V must stay parked though the VM is not paused. */
 bool debug_vcpu_held(struct vcpu *v);
 

@@ -1,0 +1,39 @@
+/*
+ * The gdb remote stub (spec/gdbstub.md): one gdb at a time over TCP
+ * (127.0.0.1 unless a host is named) or a unix socket, driven by the main
+ * thread's event loop. gdb thread N+1 is vCPU N; every stop is all-stop.
+ *
+ * Call gdb_start after vm_create and before vm_boot. With WAIT the debugger
+ * takes its stop reference at once (emu/debug.h debug_stop_all), so the vCPU
+ * threads vm_boot starts park before their first instruction and run only when
+ * gdb continues. Without WAIT the VM runs and an attaching gdb stops it.
+ * Detach (or the connection closing) removes gdb's breakpoints and lets the VM
+ * run on; `kill` ends the run through vm_end.
+ */
+#ifndef VMDBG_GDBSTUB_H
+#define VMDBG_GDBSTUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vm;
+struct evloop;
+struct gdbstub;
+
+typedef void (*gdb_monitor_fn)(void *opaque, const char *cmd, char **out /* malloc'd text, caller frees */);
+
+int gdb_start(struct gdbstub **out, struct vm *vm, struct evloop *loop,
+	      const char *spec /* "tcp:[HOST:]PORT" or "unix:PATH" */,
+	      bool wait /* --gdb-wait: vCPUs held before their first instruction until gdb attaches */,
+	      gdb_monitor_fn monitor, void *opaque, char *err, size_t errlen);
+void gdb_stop(struct gdbstub *g);
+
+/*
+ * A device-event breakpoint stopped the VM (REPL's break-on): report a stop to
+ * an attached gdb with an 'O' console packet naming the event. The stub takes
+ * the debugger's stop reference (debug_stop_all), so gdb's continue resumes the
+ * VM; a caller that also holds a vm_pause must drop it itself.
+ */
+void gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what);
+
+#endif
