@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "emu/log.h"
+#include "emu/vm.h"
 
 static void port_try_flush(struct ports *p, struct port_backend *b);
 static void port_drain(struct ports *p, struct port_backend *b);
@@ -94,7 +96,13 @@ static void port_drain(struct ports *p, struct port_backend *b)
 	uint8_t buf[65536];
 	long n;
 
-	/* A backend with PORT_PENDING_MAX waiting is full: leave the bytes in the device. */
+	/*
+	 * A socket with no client, or a backend with PORT_PENDING_MAX waiting, takes
+	 * nothing: the bytes stay in the device, whose high-water mark then holds the
+	 * guest writer back until a reader comes. Nothing is dropped.
+	 */
+	if (b->kind == PORT_KIND_UNIX && b->fd < 0)
+		return;
 	while (b->pending_len + sizeof(buf) <= PORT_PENDING_MAX &&
 	       (n = console_port_drain(p->console, b->id, buf, sizeof(buf))) > 0)
 		port_output(p, b, buf, (size_t)n);
@@ -305,10 +313,28 @@ void ports_free(struct ports *p)
 	frames_free(&p->frames);
 }
 
-void ports_drain_all(struct ports *p)
+void ports_flush(struct ports *p, int timeout_ms)
 {
-	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
-		port_drain(p, &p->port[i]);
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		struct port_backend *b = &p->port[i];
+
+		port_drain(p, b);
+		while (b->fd >= 0 && b->pending_len && now_ns() < deadline) {
+			struct pollfd pfd = { .fd = b->fd, .events = POLLOUT };
+			int left = (int)((deadline - now_ns()) / 1000000ULL);
+
+			if (poll(&pfd, 1, left > 0 ? left : 1) < 0 && errno != EINTR)
+				break;
+			port_try_flush(p, b);
+			if (b->fd >= 0 && b->pending_len < PORT_PENDING_MAX / 2)
+				port_drain(p, b);
+		}
+		if (b->pending_len)
+			log_warn("port %d: %zu bytes of guest output could not be written to %s in %d ms",
+				 i, b->pending_len, b->path, timeout_ms);
+	}
 }
 
 void ports_stdio_input(struct ports *p, const uint8_t *buf, size_t len)

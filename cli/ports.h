@@ -6,6 +6,9 @@
  * device's high-water mark holds the guest back: nothing is dropped, no vCPU
  * thread ever waits on a host file descriptor.
  *
+ * A unix socket with no client takes nothing: the guest's bytes wait in the
+ * device (and then in the guest) until a client connects.
+ *
  * Defaults: port 0 stdio (hvc0 shares the terminal with COM1), port 1 kept in
  * memory for inspection (and decoded as frames), port 2 a unix socket.
  */
@@ -60,8 +63,11 @@ void ports_free(struct ports *p);
 /* The device's host_wake callback (runs under the device lock: only writes an eventfd). */
 void ports_host_wake(void *opaque, int group);
 
-/* Drain every port now (e.g. before the session ends). */
-void ports_drain_all(struct ports *p);
+/*
+ * At the end of a run: hand every byte the guest published to its backend,
+ * waiting up to TIMEOUT_MS for slow readers (a socket reader still reading).
+ */
+void ports_flush(struct ports *p, int timeout_ms);
 
 /* Typed bytes for the ports whose backend is stdio. */
 void ports_stdio_input(struct ports *p, const uint8_t *buf, size_t len);

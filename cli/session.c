@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "emu/log.h"
+#include "cli/cmd.h"
+#include "cli/repl.h"
+#include "cli/script.h"
 #include "gdbstub/gdbstub.h"
 
 static void write_all(int fd, const uint8_t *p, size_t len)
@@ -133,6 +136,32 @@ static void dump_cpus(struct session *s)
 	vm_resume(&s->vm);
 }
 
+static void dump_console(struct session *s)
+{
+	struct console_snapshot snap;
+
+	console_snapshot(&s->console, &snap);
+	session_print(s, "  virtio-console: status 0x%x, features 0x%llx, device_ready %d, irqs %llu",
+		      snap.status, (unsigned long long)snap.driver_features, snap.device_ready,
+		      (unsigned long long)snap.irqs_raised);
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		session_print(s, "  port %d %s: readied %d open %d, tx %llu bytes, host_tx %zu, "
+			      "pending_rx %zu, rx %llu bytes", i, snap.port[i].name,
+			      snap.port[i].readied, snap.port[i].guest_open,
+			      (unsigned long long)snap.port[i].tx_bytes, snap.port[i].host_tx,
+			      snap.port[i].pending_rx, (unsigned long long)snap.port[i].rx_bytes);
+	for (int q = 0; q < CONSOLE_NR_QUEUES; q++) {
+		const struct vq_snapshot *v = &snap.vq[q];
+
+		session_print(s, "  vq %d: size %u ready %d%s avail %u last_avail %u used %u, "
+			      "notifies %llu interrupts %llu popped %llu%s%s", q, v->size, v->ready,
+			      v->broken ? " BROKEN" : "", v->guest_avail_idx, v->last_avail_idx,
+			      v->used_idx, (unsigned long long)v->notifies,
+			      (unsigned long long)v->interrupts, (unsigned long long)v->popped,
+			      v->broken ? ": " : "", v->broken ? v->broken_reason : "");
+	}
+}
+
 static void status_line(struct session *s)
 {
 	session_print(s, "vmdbg: up %.1fs, %d vCPU(s), %s", vm_uptime_ns(&s->vm) / 1e9, s->vm.ncpus,
@@ -144,7 +173,13 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 	struct session *s = opaque;
 	uint8_t in[512], out[512];
 	size_t room = SESSION_INPUT_CAP - s->input_len, off = 0;
-	ssize_t r = read(STDIN_FILENO, in, sizeof(in) < room ? sizeof(in) : room);
+	ssize_t r;
+
+	if (s->prompt_focus && s->opts.repl) {
+		repl_on_stdin(s);
+		return;
+	}
+	r = read(STDIN_FILENO, in, sizeof(in) < room ? sizeof(in) : room);
 
 	if (r <= 0) {
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -170,6 +205,11 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 			fputs(term_help_text, stderr);
 			break;
 		case TERM_SWITCH:
+			if (s->opts.repl) {
+				/* The rest of this read belongs to the prompt now. */
+				repl_toggle(s);
+				return;
+			}
 			session_print(s, "vmdbg: no command prompt in this session (start vmdbg with --repl)");
 			break;
 		case TERM_STATUS:
@@ -192,8 +232,9 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 		return;
 	if (si.ssi_signo == SIGQUIT) {
 		/* Like a JVM's thread dump: where is every vCPU, without ending the run. */
-		session_print(s, "vmdbg: SIGQUIT: vCPU state at %.3fs", vm_uptime_ns(&s->vm) / 1e9);
+		session_print(s, "vmdbg: SIGQUIT: state at %.3fs", vm_uptime_ns(&s->vm) / 1e9);
 		dump_cpus(s);
+		dump_console(s);
 		return;
 	}
 	vm_end(&s->vm, VM_END_USER, "terminated by signal %u (%s)", si.ssi_signo,
@@ -299,15 +340,20 @@ static int setup(struct session *s, char *err, size_t errlen)
 	evloop_add(&s->loop, s->sigfd, EPOLLIN, on_signal, s);
 	evloop_add(&s->loop, s->retry_fd, EPOLLIN, on_retry, s);
 	s->stdin_open = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s) == 0;
+	cmd_session_init(s);
 	if (o->gdb) {
 		struct gdbstub *g;
 
 		/* Before the vCPUs exist, so --gdb-wait holds them before their first instruction. */
-		r = gdb_start(&g, &s->vm, &s->loop, o->gdb, o->gdb_wait, NULL, s, err, errlen);
+		r = gdb_start(&g, &s->vm, &s->loop, o->gdb, o->gdb_wait, cmd_monitor, s, err, errlen);
 		if (r)
 			return r;
 		s->gdb = g;
 	}
+	if (o->script && (r = script_start(s, o->script, err, errlen)))
+		return r;
+	if (o->repl && (r = repl_start(s)))
+		return snprintf(err, errlen, "cannot start the prompt: %s", strerror(-r)), r;
 	return vm_start(&s->vm, err, errlen);
 }
 
@@ -341,7 +387,9 @@ int session_run(const struct options *o)
 	/* Whatever the guest printed before the end is shown. */
 	vm_pause(&s->vm);
 	on_console_out(s, -1, 0);
-	ports_drain_all(&s->ports);
+	ports_flush(&s->ports, 10000);
+	if (s->opts.repl)
+		repl_stop(s);
 	term_restore();
 	status = s->exit_status >= 0 ? s->exit_status
 	       : s->vm.end_status == VM_END_NONE ? EXIT_OK
@@ -351,6 +399,8 @@ int session_run(const struct options *o)
 out:
 	if (s->gdb)
 		gdb_stop(s->gdb);
+	script_free(s);
+	cmd_session_free(s);
 	vm_destroy(&s->vm);
 	ports_free(&s->ports);
 	console_free(&s->console);

@@ -216,6 +216,11 @@ static int decode_0f(struct insn_cursor *c, struct insn *in, bool p66)
 		if (in->rep || in->repne || decode_modrm(c, in) || in->mod == 3)
 			return -1;
 		return decode_0f_c7_mem(in, w, p66);
+	case 0x03:
+		if (in->rep || in->repne || decode_modrm(c, in))
+			return -1;
+		set_kind(in, INSN_LSL, "lsl", true);
+		return 0;
 	case 0xb8:
 		/* Without F3 this is IA-64's jmpe. */
 		if (!in->rep || decode_modrm(c, in))
@@ -554,6 +559,75 @@ static int complete_popcnt(const struct insn *insn, struct insn_cpu *cpu,
 	return 0;
 }
 
+/*
+ * LSL (SDM Vol. 2A): ZF=1 and the byte-granular limit of the descriptor the
+ * selector names when it is visible at max(CPL, RPL); otherwise ZF=0 and the
+ * destination is left alone. Linux uses it on its per-CPU GDT_ENTRY_CPUNODE
+ * segment to learn the CPU number in paranoid_entry.
+ */
+static int complete_lsl(const struct insn *insn, struct insn_cpu *cpu, const struct guest_mem *gm)
+{
+	uint64_t linear, desc, *dst = insn_gpr(&cpu->regs, insn->reg_num);
+	uint16_t sel = 0;
+	const struct kvm_dtable *gdt = &cpu->sregs.gdt;
+	uint64_t base = gdt->base, limit = gdt->limit;
+	unsigned type, dpl, rpl, cpl = (unsigned)cpu_cpl(cpu);
+	bool valid;
+	uint32_t seg_limit;
+	int ret;
+
+	if (!dst)
+		return -ENOTSUP;
+	if (insn->has_mem) {
+		if (insn_mem_addr(insn, cpu, &linear))
+			return -ENOTSUP;
+		ret = mem_read(cpu, gm, linear, &sel, sizeof(sel));
+		if (ret)
+			return ret;
+	} else {
+		sel = (uint16_t)gpr_value(cpu, insn->rm_reg_num);
+	}
+	if (sel & 4) {
+		base = cpu->sregs.ldt.base;
+		limit = cpu->sregs.ldt.unusable ? 0 : cpu->sregs.ldt.limit;
+	}
+	valid = (sel & ~7u) != 0 || (sel & 4);
+	if (valid && (uint64_t)(sel & ~7u) + 7 > limit)
+		valid = false;
+	if (valid) {
+		ret = mem_read(cpu, gm, base + (sel & ~7u), &desc, sizeof(desc));
+		if (ret)
+			return ret;
+		type = (desc >> 40) & 0xf;
+		dpl = (desc >> 45) & 3;
+		rpl = sel & 3;
+		if (desc & (1ULL << 44)) {
+			/* Code or data: conforming code is always visible. */
+			bool conforming = (type & 0xc) == 0xc;
+
+			valid = conforming || (dpl >= cpl && dpl >= rpl);
+		} else {
+			/* System: LDT and TSS descriptors only (64-bit mode: types 2, 9, 11). */
+			valid = (type == 2 || type == 9 || type == 11 ||
+				 (insn->mode_bits != 64 && (type == 1 || type == 3))) &&
+				dpl >= cpl && dpl >= rpl;
+		}
+	}
+	cpu->regs.rflags &= ~RFLAGS_ZF;
+	if (valid) {
+		seg_limit = (uint32_t)(desc & 0xffff) | (uint32_t)((desc >> 32) & 0xf0000);
+		if (desc & (1ULL << 55))
+			seg_limit = (seg_limit << 12) | 0xfff;
+		if (insn->op_size == 2)
+			*dst = (*dst & ~0xffffULL) | (seg_limit & 0xffff);
+		else
+			*dst = seg_limit; /* 32- and 64-bit forms zero-extend */
+		cpu->regs.rflags |= RFLAGS_ZF;
+	}
+	advance_rip(insn, cpu);
+	return 0;
+}
+
 int insn_complete(const struct insn *insn, struct insn_cpu *cpu, const struct guest_mem *gm)
 {
 	if (!insn->completable || !insn->len)
@@ -591,6 +665,7 @@ int insn_complete(const struct insn *insn, struct insn_cpu *cpu, const struct gu
 		advance_rip(insn, cpu);
 		return 0;
 	case INSN_POPCNT: return complete_popcnt(insn, cpu, gm);
+	case INSN_LSL: return complete_lsl(insn, cpu, gm);
 	default: return -ENOTSUP;
 	}
 }

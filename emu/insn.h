@@ -35,6 +35,7 @@ enum insn_kind {
 	INSN_RDPKRU,	 /* not completed */
 	INSN_WRPKRU,	 /* not completed */
 	INSN_UD2,	 /* the guest's own BUG(): never completed */
+	INSN_LSL,	 /* load segment limit: Linux's paranoid_entry reads the CPU number with it */
 };
 
 /* Segment numbers in seg_override (x86 encoding order). */

@@ -246,8 +246,10 @@ static void parse_fadt(const struct acpi_header *h)
 		  (flags & FADT_HW_REDUCED_ACPI) ? 1 : 0);
 
 	const struct acpi_header *d = dsdt ? table_at(dsdt) : NULL;
-	if (d && !memcmp(d->signature, "DSDT", 4))
+	if (d && !memcmp(d->signature, "DSDT", 4)) {
+		tg_acpi.dsdt = (uint64_t)d;
 		tg_acpi.s5_typ = find_s5(d);
+	}
 }
 
 int tg_acpi_init(uint64_t rsdp_hint)
@@ -313,6 +315,52 @@ int tg_acpi_init(uint64_t rsdp_hint)
 	else
 		tg_printf("tg: acpi poweroff register not found\n");
 	return 0;
+}
+
+/*
+ * No AML interpreter: find the _HID string (StringPrefix 0x0d, then the text), then the first
+ * Memory32Fixed (0x86) and Extended Interrupt (0x89) resource descriptors before the next
+ * device's _HID. Enough for the flat device lists of vmdbg's and QEMU microvm's DSDTs.
+ */
+int tg_acpi_find_hid(const char *hid, int n, struct tg_acpi_dev *out)
+{
+	const struct acpi_header *d = (const void *)tg_acpi.dsdt;
+	size_t hl = strlen(hid);
+
+	if (!d)
+		return -1;
+	const uint8_t *b = (const uint8_t *)d;
+	uint32_t len = d->length;
+	for (uint32_t i = sizeof(*d); i + 1 + hl < len; i++) {
+		if (b[i] != 0x0d || memcmp(b + i + 1, hid, hl) || b[i + 1 + hl] != 0)
+			continue;
+		if (n-- > 0)
+			continue;
+		bool have_mem = false, have_irq = false;
+		memset(out, 0, sizeof(*out));
+		for (uint32_t j = i + 2 + hl; j + 9 <= len && !(have_mem && have_irq); j++) {
+			if (b[j] == 0x0d && !memcmp(b + j + 1, hid, hl))
+				break;
+			if (!have_mem && j + 12 <= len && b[j] == 0x86 && b[j + 1] == 9 && b[j + 2] == 0) {
+				uint32_t v;
+				memcpy(&v, b + j + 4, 4);
+				out->base = v;
+				memcpy(&out->size, b + j + 8, 4);
+				have_mem = true;
+				j += 11;
+			} else if (!have_irq && b[j] == 0x89 && b[j + 1] >= 6 && b[j + 2] == 0 &&
+				   b[j + 4] >= 1) {
+				uint8_t fl = b[j + 3];
+				memcpy(&out->gsi, b + j + 5, 4);
+				out->level = !(fl & 2); /* bit 1: 1 edge, 0 level */
+				out->active_low = fl & 4;
+				have_irq = true;
+				j += 8;
+			}
+		}
+		return have_mem && have_irq ? 0 : -1;
+	}
+	return -1;
 }
 
 static void gas_write8(const struct tg_gas *g, uint8_t v)

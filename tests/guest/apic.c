@@ -195,10 +195,8 @@ static void ioapic_write(uint64_t base, uint32_t reg, uint32_t v)
 	mmio_write32(base + IOAPIC_WIN, v);
 }
 
-int tg_ioapic_route_isa(int irq, int vector, uint32_t dest_apic)
+int tg_ioapic_route_gsi(uint32_t gsi, int vector, uint32_t dest_apic, bool level, bool active_low)
 {
-	uint32_t gsi = tg_acpi.isa_gsi[irq & 15];
-	uint16_t flags = tg_acpi.isa_flags[irq & 15];
 	uint64_t base = 0xfec00000;
 	uint32_t gsi_base = 0;
 
@@ -211,18 +209,26 @@ int tg_ioapic_route_isa(int irq, int vector, uint32_t dest_apic)
 			break;
 		}
 	}
-	uint32_t pin = gsi - gsi_base;
-	if (pin > 23)
+	if (gsi < gsi_base || gsi - gsi_base > 23)
 		return -1;
-	/* MPS INTI flags: polarity bits 0-1 (3 = active low), trigger bits 2-3 (3 = level). */
+	uint32_t pin = gsi - gsi_base;
 	uint32_t lo = (uint32_t)vector;
-	if ((flags & 3) == 3)
+	if (active_low)
 		lo |= 1u << 13;
-	if (((flags >> 2) & 3) == 3)
+	if (level)
 		lo |= 1u << 15;
 	ioapic_write(base, IOAPIC_REDTBL(pin) + 1, dest_apic << 24);
 	ioapic_write(base, IOAPIC_REDTBL(pin), lo);
 	return 0;
+}
+
+int tg_ioapic_route_isa(int irq, int vector, uint32_t dest_apic)
+{
+	uint32_t gsi = tg_acpi.isa_gsi[irq & 15];
+	uint16_t flags = tg_acpi.isa_flags[irq & 15];
+
+	/* MPS INTI flags: polarity bits 0-1 (3 = active low), trigger bits 2-3 (3 = level). */
+	return tg_ioapic_route_gsi(gsi, vector, dest_apic, ((flags >> 2) & 3) == 3, (flags & 3) == 3);
 }
 
 static int icr_wait(void)

@@ -5,12 +5,19 @@
  */
 #include "tg.h"
 #include "io.h"
+#include "vcon.h"
 
 #define TG_VEC_WAKE 0x30
 #define ALIVE_EVERY_TICKS 100
 
-enum mode { MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT };
-static const char *const mode_names[] = { "hello", "triple", "loop", "echo", "panic", "fault" };
+enum mode {
+	MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT,
+	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH,
+};
+static const char *const mode_names[] = {
+	"hello", "triple", "loop", "echo", "panic", "fault",
+	"vcon", "vcon-wake", "vcon-stay", "vcon-bench",
+};
 
 static enum mode mode;
 static uint32_t hz;
@@ -271,6 +278,12 @@ void tg_main(uint32_t start_info_pa)
 		break;
 	case MODE_PANIC:
 		tg_printf("Kernel panic - not syncing: test guest panic\n");
+		break;
+	case MODE_VCON:
+	case MODE_VCON_WAKE:
+	case MODE_VCON_STAY:
+	case MODE_VCON_BENCH:
+		tg_vcon_main(mode_names[mode]);
 		break;
 	case MODE_FAULT:
 		/* An exception the guest handles itself: its handler prints and halts. */

@@ -98,9 +98,19 @@ struct tg_acpi {
 	uint32_t smi_cmd;
 	uint8_t acpi_enable;
 	int s5_typ;                  /* -1: no \_S5 found */
+	uint64_t dsdt;               /* 0: none with a valid checksum */
 };
 extern struct tg_acpi tg_acpi;
 int tg_acpi_init(uint64_t rsdp_hint); /* 0, or -1 when no valid RSDP was found */
+/* A device the DSDT describes with _HID HID: its first Memory32Fixed and interrupt. */
+struct tg_acpi_dev {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+	bool level, active_low;
+};
+/* The Nth (0, 1, ...) device with _HID HID: 0, or -1 when there is none. */
+int tg_acpi_find_hid(const char *hid, int n, struct tg_acpi_dev *out);
 TG_NORETURN void tg_poweroff(void);
 
 /* cpu.c: GDT, TSS, IDT and per-CPU state. */
@@ -166,6 +176,7 @@ uint64_t tg_now_us(void);              /* TSC-based, since an arbitrary origin *
 void tg_timer_start(uint32_t hz, uint64_t target); /* this CPU's periodic timer */
 void tg_timer_stop(void);
 int tg_ioapic_route_isa(int irq, int vector, uint32_t dest_apic); /* 0 or -1 */
+int tg_ioapic_route_gsi(uint32_t gsi, int vector, uint32_t dest_apic, bool level, bool active_low);
 int tg_send_init_sipi(uint32_t apic_id, uint8_t sipi_vector);     /* 0 or -1 (ICR stuck) */
 
 /* smp.c */

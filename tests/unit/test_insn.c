@@ -593,6 +593,58 @@ static void test_clac_stac(void **state)
 	expect_error(f, "0f 01 ca", 64, -ENOTSUP);
 }
 
+static void put64(struct fixture *f, uint64_t gpa, uint64_t v)
+{
+	memcpy(f->pt.gm.host + gpa, &v, 8);
+}
+
+/* Linux's paranoid_entry: lsl of its per-CPU CPUNODE segment (GDT entry 15, RPL 3). */
+static void test_lsl(void **state)
+{
+	struct fixture *f = *state;
+	struct insn in;
+
+	/* GDT at gpa 0x200000, seen through the direct map. Entry 15: data, DPL 3, limit 5. */
+	f->cpu.sregs.gdt.base = DIRECT_MAP + 0x200000;
+	f->cpu.sregs.gdt.limit = 16 * 8 - 1;
+	put64(f, 0x200000 + 15 * 8, 0x0000f30000000005ULL | (0x3ULL << 48));
+	/* Entry 2: 64-bit code, DPL 0, limit 0xfffff with G: 4 GiB - 1. */
+	put64(f, 0x200000 + 2 * 8, 0x00af9b000000ffffULL);
+	f->cpu.regs.rax = 15 * 8 + 3;
+	assert_int_equal(run(f, "48 0f 03 c0", 64, &in), 0); /* lsl rax, eax */
+	assert_int_equal(in.kind, INSN_LSL);
+	assert_int_equal(in.len, 4);
+	assert_int_equal(f->cpu.regs.rax, 0x30005); /* limit bits 19:16 come from the descriptor */
+	assert_true(f->cpu.regs.rflags & (1ULL << 6));
+	assert_int_equal(f->cpu.regs.rip, KTEXT + 0x1234 + 4);
+
+	f->cpu.regs.rcx = 2 * 8;
+	assert_int_equal(run(f, "0f 03 d1", 64, &in), 0); /* lsl edx, ecx */
+	assert_int_equal(f->cpu.regs.rdx, 0xffffffff);
+	assert_true(f->cpu.regs.rflags & (1ULL << 6));
+
+	/* DPL 0 code seen with RPL 3: not visible, ZF=0, destination kept. */
+	f->cpu.regs.rcx = 2 * 8 + 3;
+	f->cpu.regs.rdx = 0x1234;
+	assert_int_equal(run(f, "0f 03 d1", 64, &in), 0);
+	assert_int_equal(f->cpu.regs.rdx, 0x1234);
+	assert_false(f->cpu.regs.rflags & (1ULL << 6));
+
+	/* The null selector and one past the GDT limit fail the same way. */
+	f->cpu.regs.rcx = 0;
+	assert_int_equal(run(f, "0f 03 d1", 64, &in), 0);
+	assert_false(f->cpu.regs.rflags & (1ULL << 6));
+	f->cpu.regs.rcx = 16 * 8;
+	assert_int_equal(run(f, "0f 03 d1", 64, &in), 0);
+	assert_false(f->cpu.regs.rflags & (1ULL << 6));
+	assert_int_equal(f->cpu.regs.rdx, 0x1234);
+
+	/* A GDT that is not mapped: reported, state untouched. */
+	f->cpu.sregs.gdt.base = VMALLOC + 0x1000;
+	f->cpu.regs.rcx = 15 * 8;
+	expect_error(f, "0f 03 d1", 64, -EFAULT);
+}
+
 static void test_fences(void **state)
 {
 	struct fixture *f = *state;
@@ -691,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_gpr_map),
 		cmocka_unit_test_setup_teardown(test_int3, setup, teardown_fixture),
+		cmocka_unit_test_setup_teardown(test_lsl, setup, teardown_fixture),
 		cmocka_unit_test_setup_teardown(test_fwait, setup, teardown_fixture),
 		cmocka_unit_test_setup_teardown(test_ldmxcsr_forms, setup, teardown_fixture),
 		cmocka_unit_test_setup_teardown(test_ldmxcsr_crosses_pages, setup,

@@ -1,0 +1,666 @@
+/* Execution, registers and breakpoints: pause, resume, step, info cpus, regs, bt, break... */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_priv.h"
+#include "emu/debug.h"
+#include "emu/pagewalk.h"
+#include "session.h"
+
+static const char *exit_name(uint32_t r)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "unknown",	      [KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io",		      [KVM_EXIT_HYPERCALL] = "hypercall",
+		[KVM_EXIT_DEBUG] = "debug",	      [KVM_EXIT_HLT] = "hlt",
+		[KVM_EXIT_MMIO] = "mmio",	      [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+		[KVM_EXIT_SHUTDOWN] = "shutdown",     [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+		[KVM_EXIT_INTR] = "intr",	      [KVM_EXIT_SET_TPR] = "set_tpr",
+		[KVM_EXIT_TPR_ACCESS] = "tpr_access", [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+		[KVM_EXIT_SYSTEM_EVENT] = "system_event",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "other";
+}
+
+static const char *cpu_mode(const struct kvm_sregs *sr)
+{
+	if (!(sr->cr0 & 1))
+		return "real";
+	if (sr->efer & (1u << 10))
+		return sr->cs.l ? "long" : "compat";
+	return "protected";
+}
+
+/* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
+static void adopt_break_on(struct cmd_ctx *c)
+{
+	cmd_flush_notices(c->cs);
+	if (c->cs->bo_refs <= 0)
+		return;
+	debug_stop_all(&c->s->vm);
+	while (c->cs->bo_refs > 0) {
+		vm_resume(&c->s->vm);
+		c->cs->bo_refs--;
+	}
+}
+
+static int cmd_pause(struct cmd_ctx *c)
+{
+	if (c->argc && strcmp(c->argv[0], "all")) {
+		int cpu;
+
+		if (arg_cpu(c, c->argv[0], &cpu))
+			return CMD_ERR;
+	}
+	adopt_break_on(c);
+	if (debug_stop_all(&c->s->vm))
+		return cmd_error(c, "pause: cannot stop the vCPUs: %s", strerror(ENOMEM));
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_bool(c->out, "paused", true);
+		jw_end(c->out);
+	} else {
+		OUT("paused: all %d vCPU(s) parked%s\n", c->s->vm.ncpus,
+		    c->argc && strcmp(c->argv[0], "all") ? " (stops are all-stop)" : "");
+	}
+	return CMD_OK;
+}
+
+int cmd_resume_all(struct cmd_ctx *c, bool quiet)
+{
+	struct vm *vm = &c->s->vm;
+	int r = 0;
+	bool was = vm_is_paused(vm);
+
+	cmd_flush_notices(c->cs);
+	while (c->cs->bo_refs > 0) {
+		vm_resume(vm);
+		c->cs->bo_refs--;
+	}
+	if (debug_is_stopped(vm))
+		r = debug_resume(vm, NULL);
+	if (r < 0)
+		return cmd_error(c, "resume: %s", strerror(-r));
+	if (quiet)
+		return CMD_OK;
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_bool(c->out, "running", r == 0 && !vm_is_paused(vm));
+		jw_end(c->out);
+	} else if (r == 1) {
+		OUT("resume: a pending stop event keeps the VM stopped (see `info cpus`)\n");
+	} else if (!was) {
+		OUT("resume: the VM was already running\n");
+	} else if (vm_is_paused(vm)) {
+		OUT("resume: still paused (another pause holder: gdb or a running command)\n");
+	} else {
+		OUT("running\n");
+	}
+	return CMD_OK;
+}
+
+static int cmd_resume(struct cmd_ctx *c)
+{
+	if (c->argc && strcmp(c->argv[0], "all")) {
+		int cpu;
+
+		if (arg_cpu(c, c->argv[0], &cpu))
+			return CMD_ERR;
+	}
+	return cmd_resume_all(c, false);
+}
+
+static void where(struct cmd_ctx *c, int cpu, uint64_t *rip, char *sym, size_t n)
+{
+	struct kvm_regs r;
+
+	*rip = 0;
+	if (vm_get_regs(&c->s->vm, cpu, &r) == 0)
+		*rip = r.rip;
+	symtab_format(&c->s->vm.syms, *rip, sym, n);
+}
+
+static int cmd_step(struct cmd_ctx *c)
+{
+	struct vm *vm = &c->s->vm;
+	enum debug_action acts[VM_MAX_CPUS];
+	uint64_t n = 1, rip = 0, done = 0;
+	int cpu = c->cs->cur_cpu, i = 0;
+	char sym[160];
+
+	if (c->argc == 2) {
+		if (arg_cpu(c, c->argv[0], &cpu) || arg_u64(c, "step: count", c->argv[1], &n))
+			return CMD_ERR;
+	} else if (c->argc == 1) {
+		/* One number: a count, as in gdb's `stepi N`; CPU first needs two. */
+		if (arg_u64(c, "step: count", c->argv[0], &n))
+			return CMD_ERR;
+	} else if (arg_cpu(c, NULL, &cpu)) {
+		return CMD_ERR;
+	}
+	(void)i;
+	if (n == 0 || n > 1000000)
+		return cmd_error(c, "step: count %llu out of range (1..1000000)", (unsigned long long)n);
+	adopt_break_on(c);
+	if (debug_stop_all(vm))
+		return cmd_error(c, "step: cannot stop the vCPUs");
+	for (done = 0; done < n; done++) {
+		struct debug_event ev;
+		uint64_t t0 = now_ns();
+		int r;
+
+		for (int k = 0; k < vm->ncpus; k++)
+			acts[k] = k == cpu ? DEBUG_ACT_STEP : DEBUG_ACT_STOP;
+		debug_clear_events(vm);
+		r = debug_resume(vm, acts);
+		if (r < 0)
+			return cmd_error(c, "step: cpu %d: %s", cpu, strerror(-r));
+		while (!debug_is_stopped(vm) && now_ns() - t0 < 2000000000ULL) {
+			struct timespec ts = { 0, 20000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (!debug_is_stopped(vm)) {
+			debug_stop_all(vm);
+			where(c, cpu, &rip, sym, sizeof(sym));
+			return cmd_error(c, "step: cpu %d did not finish a step within 2s (halted? at %s)",
+					 cpu, sym);
+		}
+		debug_wait_stopped(vm);
+		while (debug_take_event(vm, &ev)) {
+			/* Drain: a breakpoint hit while stepping ends the step early. */
+			if (ev.reason != DEBUG_STOP_STEP && ev.reason != DEBUG_STOP_INTERRUPT) {
+				done = n;
+				break;
+			}
+		}
+	}
+	where(c, cpu, &rip, sym, sizeof(sym));
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_i64(c->out, "cpu", cpu);
+		jw_u64(c->out, "steps", n);
+		jw_u64(c->out, "rip", rip);
+		jw_str(c->out, "symbol", sym);
+		jw_end(c->out);
+	} else {
+		OUT("cpu %d: 0x%016" PRIx64 " %s\n", cpu, rip, sym);
+	}
+	return CMD_OK;
+}
+
+static int cmd_info_cpus(struct cmd_ctx *c)
+{
+	struct vm *vm = &c->s->vm;
+	bool paused;
+
+	cmd_pause_brief(c);
+	/* Paused by someone other than this brief pause? */
+	pthread_mutex_lock(&vm->lock);
+	paused = vm->pause_depth > 1;
+	pthread_mutex_unlock(&vm->lock);
+	if (c->json)
+		jw_arr(c->out, NULL);
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct kvm_regs r = { 0 };
+		struct kvm_sregs sr = { 0 };
+		char sym[160];
+		int halted = debug_cpu_halted(vm, i);
+		const char *state = paused ? "paused" : halted == 1 ? "halted" : "running";
+
+		vm_get_regs(vm, i, &r);
+		vm_get_sregs(vm, i, &sr);
+		symtab_format(&vm->syms, r.rip, sym, sizeof(sym));
+		if (c->json) {
+			jw_obj(c->out, NULL);
+			jw_i64(c->out, "cpu-index", i);
+			jw_bool(c->out, "current", i == c->cs->cur_cpu);
+			jw_str(c->out, "state", state);
+			jw_bool(c->out, "halted", halted == 1);
+			jw_str(c->out, "last_exit", exit_name(vm->vcpus[i].last_exit_reason));
+			jw_u64(c->out, "exits", vm->vcpus[i].exits);
+			jw_u64(c->out, "rip", r.rip);
+			jw_str(c->out, "symbol", sym);
+			jw_str(c->out, "mode", cpu_mode(&sr));
+			jw_i64(c->out, "cpl", sr.cs.selector & 3);
+			jw_end(c->out);
+		} else {
+			OUT("%c CPU #%d: %-7s%s last_exit=%s exits=%llu rip=0x%016llx %s mode=%s cpl=%d\n",
+			    i == c->cs->cur_cpu ? '*' : ' ', i, state, halted == 1 && paused ? " (hlt)" : "",
+			    exit_name(vm->vcpus[i].last_exit_reason),
+			    (unsigned long long)vm->vcpus[i].exits, (unsigned long long)r.rip, sym,
+			    cpu_mode(&sr), sr.cs.selector & 3);
+		}
+	}
+	if (c->json)
+		jw_end(c->out);
+	cmd_resume_brief(c);
+	return CMD_OK;
+}
+
+static int cmd_quit(struct cmd_ctx *c)
+{
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_end(c->out);
+	}
+	return CMD_QUIT;
+}
+
+static int cmd_cpu(struct cmd_ctx *c)
+{
+	int cpu;
+
+	if (arg_cpu(c, c->argv[0], &cpu))
+		return CMD_ERR;
+	c->cs->cur_cpu = cpu;
+	if (!c->json)
+		OUT("current CPU: %d\n", cpu);
+	return CMD_OK;
+}
+
+static int cmd_regs(struct cmd_ctx *c)
+{
+	char buf[8192];
+	int cpu;
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+
+	if (arg_cpu(c, c->argc ? c->argv[0] : NULL, &cpu))
+		return CMD_ERR;
+	cmd_pause_brief(c);
+	if (c->json) {
+		vm_get_regs(&c->s->vm, cpu, &r);
+		vm_get_sregs(&c->s->vm, cpu, &sr);
+		jw_obj(c->out, NULL);
+		jw_i64(c->out, "cpu", cpu);
+#define R(n) jw_u64(c->out, #n, r.n)
+		R(rax); R(rbx); R(rcx); R(rdx); R(rsi); R(rdi); R(rbp); R(rsp);
+		R(r8); R(r9); R(r10); R(r11); R(r12); R(r13); R(r14); R(r15); R(rip); R(rflags);
+#undef R
+#define S(n) jw_u64(c->out, #n, sr.n)
+		S(cr0); S(cr2); S(cr3); S(cr4); S(cr8); S(efer);
+#undef S
+		jw_u64(c->out, "cs", sr.cs.selector);
+		jw_u64(c->out, "ss", sr.ss.selector);
+		jw_u64(c->out, "fs_base", sr.fs.base);
+		jw_u64(c->out, "gs_base", sr.gs.base);
+		jw_u64(c->out, "gdt_base", sr.gdt.base);
+		jw_u64(c->out, "idt_base", sr.idt.base);
+		jw_end(c->out);
+	} else {
+		vm_format_regs(&c->s->vm, cpu, buf, sizeof(buf));
+		OUT("%s", buf);
+	}
+	cmd_resume_brief(c);
+	return CMD_OK;
+}
+
+static __u64 *reg_field(struct kvm_regs *r, const char *name)
+{
+	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+					     "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+					     "rip", "rflags" };
+	__u64 *f[] = { &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp,
+			  &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
+			  &r->rip, &r->rflags };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(name, names[i]) || (!strcasecmp(name, "eflags") && i == 17))
+			return f[i];
+	return NULL;
+}
+
+static __u64 *sreg_field(struct kvm_sregs *s, const char *name)
+{
+	if (!strcasecmp(name, "cr0")) return &s->cr0;
+	if (!strcasecmp(name, "cr2")) return &s->cr2;
+	if (!strcasecmp(name, "cr3")) return &s->cr3;
+	if (!strcasecmp(name, "cr4")) return &s->cr4;
+	if (!strcasecmp(name, "cr8")) return &s->cr8;
+	if (!strcasecmp(name, "efer")) return &s->efer;
+	return NULL;
+}
+
+/* Register value by name for $reg and get cpu.N.reg (the VM paused by the caller). */
+int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+	__u64 *f;
+
+	if (vm_get_regs(&s->vm, cpu, &r) || vm_get_sregs(&s->vm, cpu, &sr))
+		return -EIO;
+	if ((f = reg_field(&r, name)) || (f = sreg_field(&sr, name))) {
+		*val = *f;
+		return 0;
+	}
+	if (!strcasecmp(name, "pc")) {
+		*val = r.rip;
+		return 0;
+	}
+	if (!strcasecmp(name, "sp")) {
+		*val = r.rsp;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int cmd_set_reg(struct cmd_ctx *c)
+{
+	const char *assign = c->argv[c->argc - 1];
+	char name[32];
+	const char *eq = strchr(assign, '=');
+	uint64_t v;
+	__u64 *f;
+	int cpu, r = 0;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (arg_cpu(c, c->argc == 2 ? c->argv[0] : NULL, &cpu))
+		return CMD_ERR;
+	if (!eq || eq == assign || (size_t)(eq - assign) >= sizeof(name))
+		return cmd_error(c, "set reg: '%s' is not NAME=VALUE", assign);
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - assign), assign);
+	if (!parse_number(eq + 1, &v))
+		return cmd_error(c, "set reg: value '%s' is not a number", eq + 1);
+	if (!reg_field(&regs, name) && !sreg_field(&sregs, name))
+		return cmd_error(c, "set reg: unknown register '%s' (rax..r15, rip, rflags, cr0, cr2, "
+				    "cr3, cr4, cr8, efer)",
+				 name);
+	cmd_pause_brief(c);
+	if ((f = reg_field(&regs, name))) {
+		r = vm_get_regs(&c->s->vm, cpu, &regs);
+		*reg_field(&regs, name) = v;
+		if (!r)
+			r = vm_set_regs(&c->s->vm, cpu, &regs);
+	} else {
+		r = vm_get_sregs(&c->s->vm, cpu, &sregs);
+		*sreg_field(&sregs, name) = v;
+		if (!r)
+			r = vm_set_sregs(&c->s->vm, cpu, &sregs);
+	}
+	cmd_resume_brief(c);
+	if (r)
+		return cmd_error(c, "set reg: cpu %d %s: %s", cpu, name, strerror(-r));
+	if (!c->json)
+		OUT("cpu %d: %s = 0x%llx\n", cpu, name, (unsigned long long)v);
+	return CMD_OK;
+}
+
+static int cmd_bt(struct cmd_ctx *c)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+	struct pw_ctx ctx;
+	int cpu;
+	char sym[160];
+	uint64_t fp, pc;
+
+	if (arg_cpu(c, c->argc ? c->argv[0] : NULL, &cpu))
+		return CMD_ERR;
+	cmd_pause_brief(c);
+	vm_get_regs(&c->s->vm, cpu, &r);
+	vm_get_sregs(&c->s->vm, cpu, &sr);
+	ctx = (struct pw_ctx){ sr.cr0, sr.cr3, sr.cr4, sr.efer };
+	if (c->json)
+		jw_arr(c->out, NULL);
+	pc = r.rip;
+	fp = r.rbp;
+	for (int i = 0; i < 64; i++) {
+		uint64_t frame[2];
+
+		symtab_format(&c->s->vm.syms, pc, sym, sizeof(sym));
+		if (c->json) {
+			jw_obj(c->out, NULL);
+			jw_i64(c->out, "level", i);
+			jw_u64(c->out, "pc", pc);
+			jw_str(c->out, "symbol", sym);
+			jw_end(c->out);
+		} else {
+			OUT("#%-2d 0x%016llx in %s\n", i, (unsigned long long)pc, sym);
+		}
+		if (!fp || (fp & 7) || pw_read_virt(&c->s->vm.mem, &ctx, fp, frame, 16) != 16 ||
+		    frame[1] == 0 || frame[0] <= fp)
+			break;
+		pc = frame[1];
+		fp = frame[0];
+	}
+	if (c->json)
+		jw_end(c->out);
+	cmd_resume_brief(c);
+	return CMD_OK;
+}
+
+/* --- breakpoints ---------------------------------------------------------------------- */
+
+static void on_debug_stop(void *opaque)
+{
+	struct cmd_state *cs = opaque;
+	struct debug_event ev;
+	bool ours = false;
+
+	for (int i = 0; i < CMD_MAX_BPS; i++)
+		ours |= cs->bps[i].used;
+	/* With no REPL breakpoint the stop belongs to gdb: leave its event alone. */
+	if (ours && debug_take_event(&cs->s->vm, &ev)) {
+		char sym[160];
+		int num = 0;
+
+		for (int i = 0; i < CMD_MAX_BPS; i++)
+			if (cs->bps[i].used && cs->bps[i].addr == ev.addr)
+				num = cs->bps[i].num;
+		symtab_format(&cs->s->vm.syms, ev.pc, sym, sizeof(sym));
+		cmd_notice(cs, "%s %d, cpu %d at 0x%016llx %s (all vCPUs stopped; `resume` continues)",
+			   ev.reason == DEBUG_STOP_WATCH || ev.reason == DEBUG_STOP_AWATCH ? "Watchpoint"
+											  : "Breakpoint",
+			   num, ev.cpu, (unsigned long long)ev.pc, sym);
+	}
+	cmd_wait_check(cs);
+}
+
+void cmd_debug_listen(struct cmd_state *cs)
+{
+	if (cs->debug_listening || debug_init(&cs->s->vm))
+		return;
+	debug_attach_evloop(&cs->s->vm, &cs->s->loop);
+	debug_add_listener(&cs->s->vm, on_debug_stop, cs);
+	cs->debug_listening = true;
+}
+
+static struct repl_bp *bp_slot(struct cmd_ctx *c)
+{
+	for (int i = 0; i < CMD_MAX_BPS; i++)
+		if (!c->cs->bps[i].used)
+			return &c->cs->bps[i];
+	return NULL;
+}
+
+static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
+{
+	struct repl_bp *b = bp_slot(c);
+	int r;
+	char sym[128];
+
+	if (!b)
+		return cmd_error(c, "%s: the REPL holds %d breakpoints already", c->def->name,
+				 CMD_MAX_BPS);
+	cmd_debug_listen(c->cs);
+	if (kind == 0) {
+		cmd_pause_brief(c);
+		r = debug_sw_insert(&c->s->vm, c->cs->cur_cpu, addr, DEBUG_OWNER_REPL);
+		cmd_resume_brief(c);
+	} else {
+		r = debug_hw_insert(&c->s->vm,
+				    kind == 1 ? DEBUG_HW_EXEC : kind == 2 ? DEBUG_HW_WRITE : DEBUG_HW_ACCESS,
+				    addr, len, DEBUG_OWNER_REPL);
+	}
+	if (r == -EFAULT)
+		return cmd_error(c, "%s: 0x%llx is not mapped on cpu %d", c->def->name,
+				 (unsigned long long)addr, c->cs->cur_cpu);
+	if (r == -ENOSPC)
+		return cmd_error(c, "%s: no free slot (%s)", c->def->name,
+				 kind ? "all four debug registers are in use" : "breakpoint table full");
+	if (r == -EINVAL)
+		return cmd_error(c, "%s: length %llu at 0x%llx is not 1, 2, 4 or 8 and aligned",
+				 c->def->name, (unsigned long long)len, (unsigned long long)addr);
+	if (r)
+		return cmd_error(c, "%s: %s", c->def->name, strerror(-r));
+	symtab_format(&c->s->vm.syms, addr, sym, sizeof(sym));
+	*b = (struct repl_bp){ .used = true, .num = c->cs->bp_next++, .kind = kind, .addr = addr,
+			       .len = len };
+	snprintf(b->desc, sizeof(b->desc), "%.95s", sym);
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_i64(c->out, "number", b->num);
+		jw_u64(c->out, "addr", addr);
+		jw_str(c->out, "symbol", sym);
+		jw_end(c->out);
+	} else {
+		static const char *const what[] = { "Breakpoint", "Hardware breakpoint",
+						    "Watchpoint (write)", "Watchpoint (access)" };
+		OUT("%s %d at 0x%016llx %s\n", what[kind], b->num, (unsigned long long)addr, sym);
+	}
+	return CMD_OK;
+}
+
+static int cmd_break(struct cmd_ctx *c)
+{
+	uint64_t a;
+
+	if (arg_addr(c, c->argv[0], &a))
+		return CMD_ERR;
+	return bp_insert(c, strcmp(c->def->name, "hbreak") ? 0 : 1, a, 1);
+}
+
+static int cmd_watch(struct cmd_ctx *c)
+{
+	uint64_t a, len;
+	int kind = 2;
+
+	if (arg_addr(c, c->argv[0], &a) || arg_u64(c, "watch: LEN", c->argv[1], &len))
+		return CMD_ERR;
+	if (c->argc == 3) {
+		if (!strcmp(c->argv[2], "rw"))
+			kind = 3;
+		else if (strcmp(c->argv[2], "w"))
+			return cmd_error(c, "watch: mode '%s' is not w or rw", c->argv[2]);
+	}
+	return bp_insert(c, kind, a, len);
+}
+
+static int cmd_delete(struct cmd_ctx *c)
+{
+	uint64_t n;
+	int r;
+
+	if (arg_u64(c, "delete: N", c->argv[0], &n))
+		return CMD_ERR;
+	for (int i = 0; i < CMD_MAX_BPS; i++) {
+		struct repl_bp *b = &c->cs->bps[i];
+
+		if (!b->used || (uint64_t)b->num != n)
+			continue;
+		if (b->kind == 0) {
+			cmd_pause_brief(c);
+			r = debug_sw_remove(&c->s->vm, c->cs->cur_cpu, b->addr, DEBUG_OWNER_REPL);
+			cmd_resume_brief(c);
+		} else {
+			r = debug_hw_remove(&c->s->vm,
+					    b->kind == 1 ? DEBUG_HW_EXEC
+					    : b->kind == 2 ? DEBUG_HW_WRITE
+							   : DEBUG_HW_ACCESS,
+					    b->addr, b->len, DEBUG_OWNER_REPL);
+		}
+		b->used = false;
+		if (r)
+			return cmd_error(c, "delete: breakpoint %llu: %s", (unsigned long long)n,
+					 strerror(-r));
+		if (!c->json)
+			OUT("deleted %llu\n", (unsigned long long)n);
+		return CMD_OK;
+	}
+	return cmd_error(c, "delete: no breakpoint %llu (see `info breaks`)", (unsigned long long)n);
+}
+
+static int cmd_info_breaks(struct cmd_ctx *c)
+{
+	char buf[4096];
+	static const char *const kinds[] = { "break", "hbreak", "watch", "awatch" };
+
+	if (c->json) {
+		jw_arr(c->out, NULL);
+		for (int i = 0; i < CMD_MAX_BPS; i++) {
+			struct repl_bp *b = &c->cs->bps[i];
+
+			if (!b->used)
+				continue;
+			jw_obj(c->out, NULL);
+			jw_i64(c->out, "number", b->num);
+			jw_str(c->out, "type", kinds[b->kind]);
+			jw_u64(c->out, "addr", b->addr);
+			jw_u64(c->out, "len", b->len);
+			jw_str(c->out, "symbol", b->desc);
+			jw_end(c->out);
+		}
+		jw_end(c->out);
+		return CMD_OK;
+	}
+	OUT("Num Type    Address            Len What\n");
+	for (int i = 0; i < CMD_MAX_BPS; i++) {
+		struct repl_bp *b = &c->cs->bps[i];
+
+		if (b->used)
+			OUT("%-3d %-7s 0x%016llx %-3llu %s\n", b->num, kinds[b->kind],
+			    (unsigned long long)b->addr, (unsigned long long)b->len, b->desc);
+	}
+	if (c->s->vm.debug) {
+		debug_format_breaks(&c->s->vm, buf, sizeof(buf));
+		OUT("All holders (REPL and gdb):\n%s", buf);
+	}
+	return CMD_OK;
+}
+
+const struct cmd_def cmd_exec_table[] = {
+	{ "pause", "stop", "pause [CPU|all]", "stop every vCPU (all-stop); returns once all are parked",
+	  "pause", "    Ctrl-C at the prompt does the same.", 0, 1, "cpu", CMD_F_VM, cmd_pause },
+	{ "resume", "cont|c|continue", "resume [CPU|all]",
+	  "resume the guest (drops pauses from `pause`, break-on and breakpoints)", "resume", NULL, 0,
+	  1, "cpu", CMD_F_VM, cmd_resume },
+	{ "step", "stepi|si", "step [CPU] [N]",
+	  "single-step N instructions (default 1) with interrupts blocked; print where it landed",
+	  "step 0 10", "    `step N` steps the current CPU. An empty line repeats it.", 0, 2, "cpu",
+	  CMD_F_VM | CMD_F_REPEAT, cmd_step },
+	{ "info cpus", NULL, "info cpus",
+	  "per vCPU: state, last exit, RIP and symbol, mode, CPL (a brief pause reads them)",
+	  "info cpus", NULL, 0, 0, NULL, CMD_F_VM, cmd_info_cpus },
+	{ "cpu", NULL, "cpu CPU", "set the current vCPU (the default for regs, x, bt, step, ...)",
+	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM, cmd_cpu },
+	{ "quit", "q|exit", "quit", "end the session (the guest is stopped)", "quit", NULL, 0, 0, NULL,
+	  0, cmd_quit },
+	{ "regs", "info registers", "regs [CPU]",
+	  "every register: general, RIP/RFLAGS, segments, GDT/IDT, CRs, EFER, DRs, FS/GS bases",
+	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM, cmd_regs },
+	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
+	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu", CMD_F_VM, cmd_set_reg },
+	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0", NULL, 0, 1,
+	  "cpu", CMD_F_VM, cmd_bt },
+	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",
+	  "break handle_control_message", "    Shares slots with the gdb stub; a hit stops every vCPU.",
+	  1, 1, "sym", CMD_F_VM, cmd_break },
+	{ "hbreak", NULL, "hbreak ADDR", "hardware breakpoint (a debug register)", "hbreak tg_break_here",
+	  NULL, 1, 1, "sym", CMD_F_VM, cmd_break },
+	{ "watch", NULL, "watch ADDR LEN [w|rw]",
+	  "watchpoint on writes (w, default) or reads and writes (rw); LEN 1, 2, 4 or 8",
+	  "watch tg_counter 8 w", NULL, 2, 3, "sym||words:w,rw", CMD_F_VM, cmd_watch },
+	{ "delete", "d", "delete N", "remove breakpoint or watchpoint N", "delete 1", NULL, 1, 1, NULL,
+	  CMD_F_VM, cmd_delete },
+	{ "info breaks", "info break|info breakpoints|info watchpoints", "info breaks",
+	  "breakpoints and watchpoints (the REPL's, then every holder's slots)", "info breaks", NULL, 0,
+	  0, NULL, 0, cmd_info_breaks },
+};
+const int cmd_exec_count = sizeof(cmd_exec_table) / sizeof(cmd_exec_table[0]);

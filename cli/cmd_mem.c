@@ -1,0 +1,428 @@
+/* Memory and symbols: x, xp, translate, writemem, writepmem, sym, symbols load. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_priv.h"
+#include "emu/debug.h"
+#include "emu/pagewalk.h"
+#include "session.h"
+
+static int cpu_ctx(struct session *s, int cpu, struct pw_ctx *ctx)
+{
+	struct kvm_sregs sr;
+	int r = vm_get_sregs(&s->vm, cpu, &sr);
+
+	if (r)
+		return r;
+	*ctx = (struct pw_ctx){ sr.cr0, sr.cr3, sr.cr4, sr.efer };
+	return 0;
+}
+
+int arg_addr(struct cmd_ctx *c, const char *s, uint64_t *addr)
+{
+	char name[256];
+	const char *plus;
+	uint64_t off = 0;
+
+	if (parse_number(s, addr))
+		return 0;
+	if (s[0] == '$') {
+		int r;
+
+		if (c->s->vm.ncpus <= c->cs->cur_cpu)
+			return cmd_error(c, "%s: no vCPU to read %s from", c->def->name, s);
+		cmd_pause_brief(c);
+		r = cmd_read_reg(c->s, c->cs->cur_cpu, s + 1, addr);
+		cmd_resume_brief(c);
+		if (r)
+			return cmd_error(c, "%s: unknown register '%s'", c->def->name, s);
+		return 0;
+	}
+	plus = strchr(s, '+');
+	if (plus && !parse_number(plus + 1, &off))
+		return cmd_error(c, "%s: offset in '%s' is not a number", c->def->name, s);
+	snprintf(name, sizeof(name), "%.*s", plus ? (int)(plus - s) : (int)strlen(s), s);
+	if (!isalpha((unsigned char)name[0]) && name[0] != '_' && name[0] != '.')
+		return cmd_error(c, "%s: '%s' is not an address, a symbol or $reg", c->def->name, s);
+	if (symtab_lookup_name(&c->s->vm.syms, name, addr))
+		return cmd_error(c, "%s: no symbol '%s'%s", c->def->name, name,
+				 c->s->vm.syms.nr ? "" : " (no symbols loaded: `symbols load FILE`)");
+	*addr += off;
+	return 0;
+}
+
+struct xfmt {
+	unsigned count;
+	char format; /* x d u o c s i */
+	unsigned size;
+};
+
+static int parse_fmt(struct cmd_ctx *c, const char *f, struct xfmt *x)
+{
+	*x = (struct xfmt){ 1, 'x', 4 };
+	if (*f == '/')
+		f++;
+	if (isdigit((unsigned char)*f)) {
+		unsigned long n = strtoul(f, (char **)&f, 10);
+
+		if (n == 0 || n > 65536)
+			return cmd_error(c, "%s: count %lu out of range (1..65536)", c->def->name, n);
+		x->count = (unsigned)n;
+	}
+	for (; *f; f++) {
+		switch (*f) {
+		case 'x': case 'd': case 'u': case 'o': case 'c': case 's': x->format = *f; break;
+		case 'b': x->size = 1; break;
+		case 'h': x->size = 2; break;
+		case 'w': x->size = 4; break;
+		case 'g': x->size = 8; break;
+		default:
+			return cmd_error(c, "%s: unknown format letter '%c' (count, then x d u o c s, then "
+					    "b h w g)",
+					 c->def->name, *f);
+		}
+	}
+	if (x->format == 'c' || x->format == 's')
+		x->size = 1;
+	return 0;
+}
+
+static int cmd_x(struct cmd_ctx *c)
+{
+	bool phys = !strcmp(c->def->name, "xp");
+	struct xfmt x;
+	uint64_t addr, got, total;
+	uint8_t *buf;
+	struct pw_ctx ctx;
+	int cpu = c->cs->cur_cpu, ai = 0;
+
+	if (c->argc == 2 || (c->argc == 1 && c->argv[0][0] == '/')) {
+		if (parse_fmt(c, c->argv[0], &x))
+			return CMD_ERR;
+		ai = 1;
+	} else {
+		x = (struct xfmt){ 1, 'x', 4 };
+	}
+	if (ai >= c->argc)
+		return cmd_error(c, "%s: missing address (usage: %s)", c->def->name, c->def->syntax);
+	if (arg_addr(c, c->argv[ai], &addr))
+		return CMD_ERR;
+	total = (uint64_t)x.count * x.size;
+	if (x.format == 's')
+		total = x.count * 256ULL;
+	buf = calloc(1, total + 1);
+	if (!buf)
+		return cmd_error(c, "%s: out of memory", c->def->name);
+	if (phys) {
+		got = 0;
+		while (got < total && gm_read(&c->s->vm.mem, addr + got, buf + got, 1) == 0)
+			got++;
+	} else {
+		if (cmd_check_vm(c) || cpu >= c->s->vm.ncpus) {
+			free(buf);
+			return CMD_ERR;
+		}
+		cmd_pause_brief(c);
+		if (cpu_ctx(c->s, cpu, &ctx) == 0)
+			got = c->s->vm.debug ? debug_read_virt(&c->s->vm, cpu, addr, buf, total)
+					     : pw_read_virt(&c->s->vm.mem, &ctx, addr, buf, total);
+		else
+			got = 0;
+		cmd_resume_brief(c);
+	}
+	if (got == 0) {
+		free(buf);
+		return cmd_error(c, "%s: cannot read 0x%llx: %s", c->def->name,
+				 (unsigned long long)addr,
+				 phys ? "not guest RAM" : "not mapped by the CPU's page tables (see translate)");
+	}
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_u64(c->out, "addr", addr);
+		jw_u64(c->out, "size", x.size);
+		jw_arr(c->out, "values");
+	}
+	if (x.format == 's') {
+		size_t off = 0;
+
+		for (unsigned i = 0; i < x.count && off < got; i++) {
+			size_t l = strnlen((char *)buf + off, got - off);
+
+			if (c->json) {
+				jw_strn(c->out, NULL, (char *)buf + off, l);
+			} else {
+				OUT("0x%016llx: \"", (unsigned long long)(addr + off));
+				for (size_t k = 0; k < l; k++) {
+					uint8_t ch = buf[off + k];
+
+					if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+						OUT("%c", ch);
+					else
+						OUT("\\x%02x", ch);
+				}
+				OUT("\"\n");
+			}
+			off += l + 1;
+		}
+		c->cs->x_next = addr + off;
+	} else {
+		unsigned per = x.size == 8 ? 2 : x.size == 4 ? 4 : x.size == 2 ? 8 : 16;
+		uint64_t n = got / x.size;
+
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t v = 0;
+
+			memcpy(&v, buf + i * x.size, x.size);
+			if (c->json) {
+				jw_u64(c->out, NULL, v);
+				continue;
+			}
+			if (i % per == 0)
+				OUT("%s0x%016llx:", i ? "\n" : "", (unsigned long long)(addr + i * x.size));
+			switch (x.format) {
+			case 'x': OUT(" 0x%0*llx", (int)x.size * 2, (unsigned long long)v); break;
+			case 'u': OUT(" %llu", (unsigned long long)v); break;
+			case 'o': OUT(" 0%llo", (unsigned long long)v); break;
+			case 'd': {
+				int64_t sv = x.size == 1 ? (int8_t)v : x.size == 2 ? (int16_t)v
+								      : x.size == 4 ? (int32_t)v : (int64_t)v;
+				OUT(" %lld", (long long)sv);
+				break;
+			}
+			case 'c':
+				if (v >= 0x20 && v < 0x7f)
+					OUT(" '%c'", (int)v);
+				else
+					OUT(" '\\x%02x'", (unsigned)v);
+				break;
+			}
+		}
+		if (!c->json)
+			OUT("\n");
+		c->cs->x_next = addr + n * x.size;
+	}
+	if (got < total && !c->json)
+		OUT("(stopped at 0x%llx: not readable)\n", (unsigned long long)(addr + got));
+	if (c->json) {
+		jw_end(c->out);
+		jw_u64(c->out, "read", got);
+		jw_end(c->out);
+	}
+	snprintf(c->cs->x_fmt, sizeof(c->cs->x_fmt), "/%u%c%c", x.count, x.format,
+		 x.size == 1 ? 'b' : x.size == 2 ? 'h' : x.size == 4 ? 'w' : 'g');
+	c->cs->x_phys = phys;
+	free(buf);
+	return CMD_OK;
+}
+
+static int cmd_translate(struct cmd_ctx *c)
+{
+	uint64_t addr;
+	int cpu, r;
+	struct pw_ctx ctx;
+	struct pw_result res;
+
+	if (arg_addr(c, c->argv[0], &addr) || arg_cpu(c, c->argc > 1 ? c->argv[1] : NULL, &cpu))
+		return CMD_ERR;
+	cmd_pause_brief(c);
+	r = cpu_ctx(c->s, cpu, &ctx);
+	cmd_resume_brief(c);
+	if (r)
+		return cmd_error(c, "translate: cpu %d registers: %s", cpu, strerror(-r));
+	memset(&res, 0, sizeof(res));
+	r = pw_translate(&c->s->vm.mem, &ctx, addr, &res);
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_u64(c->out, "gva", addr);
+		jw_arr(c->out, "levels");
+		for (int i = 0; i < res.nr_levels; i++) {
+			jw_obj(c->out, NULL);
+			jw_str(c->out, "level", pw_level_name(res.levels[i].level));
+			jw_u64(c->out, "entry_gpa", res.levels[i].entry_gpa);
+			jw_u64(c->out, "entry", res.levels[i].entry);
+			jw_end(c->out);
+		}
+		jw_end(c->out);
+		if (r) {
+			jw_str(c->out, "fault", res.fault ? res.fault : strerror(-r));
+		} else {
+			jw_u64(c->out, "gpa", res.gpa);
+			jw_u64(c->out, "page_size", res.page_size);
+			jw_bool(c->out, "writable", res.writable);
+			jw_bool(c->out, "user", res.user);
+			jw_bool(c->out, "nx", res.nx);
+		}
+		jw_end(c->out);
+		return CMD_OK;
+	}
+	if (!(ctx.cr0 & PW_CR0_PG))
+		OUT("paging is off: gpa = gva\n");
+	for (int i = 0; i < res.nr_levels; i++) {
+		uint64_t e = res.levels[i].entry;
+
+		OUT("  %-5s at 0x%010llx = 0x%016llx %s%s%s%s%s\n", pw_level_name(res.levels[i].level),
+		    (unsigned long long)res.levels[i].entry_gpa, (unsigned long long)e,
+		    e & PW_PTE_P ? "P" : "-", e & PW_PTE_RW ? " RW" : " RO", e & PW_PTE_US ? " US" : " S",
+		    e & PW_PTE_PS ? " PS" : "", e & PW_PTE_NX ? " NX" : "");
+	}
+	if (r)
+		OUT("0x%llx: fault: %s\n", (unsigned long long)addr, res.fault ? res.fault : strerror(-r));
+	else
+		OUT("0x%llx -> gpa 0x%llx (%llu KiB page%s%s%s)\n", (unsigned long long)addr,
+		    (unsigned long long)res.gpa, (unsigned long long)res.page_size / 1024,
+		    res.writable ? ", writable" : ", read-only", res.user ? ", user" : "",
+		    res.nx ? ", nx" : "");
+	return CMD_OK;
+}
+
+static int cmd_writemem(struct cmd_ctx *c)
+{
+	bool phys = !strcmp(c->def->name, "writepmem");
+	uint64_t addr, done;
+	uint8_t bytes[4096];
+	size_t n;
+	struct pw_ctx ctx;
+
+	if (arg_addr(c, c->argv[0], &addr))
+		return CMD_ERR;
+	if (cmd_parse_hex(c->argv[1], bytes, sizeof(bytes), &n))
+		return cmd_error(c, "%s: '%s' is not hex bytes (e.g. 90 90 or 9090, at most %zu)",
+				 c->def->name, c->argv[1], sizeof(bytes));
+	if (phys) {
+		if (gm_write(&c->s->vm.mem, addr, bytes, n))
+			return cmd_error(c, "writepmem: 0x%llx+%zu is not guest RAM",
+					 (unsigned long long)addr, n);
+		done = n;
+	} else {
+		if (cmd_check_vm(c))
+			return CMD_ERR;
+		cmd_pause_brief(c);
+		if (cpu_ctx(c->s, c->cs->cur_cpu, &ctx))
+			done = 0;
+		else
+			done = c->s->vm.debug ? debug_write_virt(&c->s->vm, c->cs->cur_cpu, addr, bytes, n)
+					      : pw_write_virt(&c->s->vm.mem, &ctx, addr, bytes, n);
+		cmd_resume_brief(c);
+		if (done < n)
+			return cmd_error(c, "writemem: wrote %llu of %zu bytes: 0x%llx is not mapped",
+					 (unsigned long long)done, n, (unsigned long long)(addr + done));
+	}
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_u64(c->out, "written", done);
+		jw_end(c->out);
+	} else {
+		OUT("wrote %llu bytes at 0x%llx\n", (unsigned long long)done, (unsigned long long)addr);
+	}
+	return CMD_OK;
+}
+
+static int cmd_sym(struct cmd_ctx *c)
+{
+	uint64_t addr, off = 0;
+	char buf[256];
+	const struct symbol *sym;
+
+	if (!c->s->vm.syms.nr)
+		return cmd_error(c, "sym: no symbols loaded (`symbols load FILE`)");
+	if (parse_number(c->argv[0], &addr)) {
+		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
+		if (!sym)
+			return cmd_error(c, "sym: no symbol covers 0x%llx", (unsigned long long)addr);
+		symtab_format(&c->s->vm.syms, addr, buf, sizeof(buf));
+	} else {
+		if (arg_addr(c, c->argv[0], &addr))
+			return CMD_ERR;
+		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
+		snprintf(buf, sizeof(buf), "%s", c->argv[0]);
+	}
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_u64(c->out, "addr", addr);
+		jw_str(c->out, "name", sym ? sym->name : "");
+		jw_u64(c->out, "offset", off);
+		jw_u64(c->out, "size", sym ? sym->size : 0);
+		jw_str(c->out, "type", sym ? (char[2]){ sym->type, 0 } : "");
+		jw_end(c->out);
+	} else {
+		OUT("0x%016llx %s", (unsigned long long)addr, buf);
+		if (sym)
+			OUT(" (%c, size %llu)", sym->type, (unsigned long long)sym->size);
+		OUT("\n");
+	}
+	return CMD_OK;
+}
+
+static int cmd_symbols_load(struct cmd_ctx *c)
+{
+	char err[256] = "";
+	int64_t slide = 0;
+	bool have_slide = false;
+	int n;
+
+	if (c->argc == 2) {
+		char *end;
+
+		errno = 0;
+		slide = strtoll(c->argv[1], &end, 0);
+		if (errno || *end)
+			return cmd_error(c, "symbols load: slide '%s' is not a number", c->argv[1]);
+		have_slide = true;
+	}
+	n = symtab_load(&c->s->vm.syms, c->argv[0], err, sizeof(err));
+	if (n < 0)
+		return cmd_error(c, "symbols load: %s", err[0] ? err : strerror(-n));
+	if (have_slide) {
+		c->s->vm.syms.slide = slide;
+	} else if (c->s->vm.ncpus > 0) {
+		int64_t s;
+
+		cmd_pause_brief(c);
+		if (debug_kaslr_slide(&c->s->vm, &s) == 0) {
+			c->s->vm.syms.slide = s;
+			have_slide = true;
+		}
+		cmd_resume_brief(c);
+	}
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_str(c->out, "file", c->argv[0]);
+		jw_i64(c->out, "symbols", n);
+		jw_i64(c->out, "slide", c->s->vm.syms.slide);
+		jw_end(c->out);
+	} else {
+		OUT("%d symbols from %s, slide %s0x%llx%s\n", n, c->argv[0],
+		    c->s->vm.syms.slide < 0 ? "-" : "",
+		    (unsigned long long)llabs(c->s->vm.syms.slide),
+		    have_slide && c->argc < 2 ? " (found from MSR_LSTAR)" : "");
+	}
+	return CMD_OK;
+}
+
+const struct cmd_def cmd_mem_table[] = {
+	{ "x", NULL, "x/FMT ADDR",
+	  "memory at a guest-virtual address through the current CPU's page tables",
+	  "x/8xg $rsp",
+	  "    FMT = count, format (x d u o c s), size (b h w g), as in gdb and QEMU; ADDR is a\n"
+	  "    number, a symbol[+off] or $reg. An empty line continues after the last dump.",
+	  1, 2, "sym", CMD_F_REPEAT, cmd_x },
+	{ "xp", NULL, "xp/FMT ADDR", "memory at a guest-physical address", "xp/16xb 0x1000", NULL, 1,
+	  2, "sym", CMD_F_REPEAT, cmd_x },
+	{ "translate", "gva2gpa", "translate ADDR [CPU]",
+	  "the page walk for ADDR: each level's entry and flags, or where and why it faults",
+	  "translate 0xffffffff81000000", NULL, 1, 2, "sym|cpu", CMD_F_VM, cmd_translate },
+	{ "writemem", NULL, "writemem ADDR HEXBYTES", "patch memory at a guest-virtual address",
+	  "writemem tg_counter 00000000", NULL, 2, 2, "sym", CMD_F_VM, cmd_writemem },
+	{ "writepmem", NULL, "writepmem ADDR HEXBYTES", "patch memory at a guest-physical address",
+	  "writepmem 0x100000 90", NULL, 2, 2, NULL, 0, cmd_writemem },
+	{ "sym", "info symbol", "sym ADDR|NAME", "symbol lookup both ways (name+0xoff)",
+	  "sym handle_control_message", NULL, 1, 1, "sym", 0, cmd_sym },
+	{ "symbols load", "symbol-file", "symbols load FILE [SLIDE]",
+	  "symbols from an ELF (vmlinux, module, test guest) or a System.map",
+	  "symbols load build/guest/System.map",
+	  "    Without SLIDE the KASLR slide is found from MSR_LSTAR when the guest set it.", 1, 2,
+	  NULL, 0, cmd_symbols_load },
+};
+const int cmd_mem_count = sizeof(cmd_mem_table) / sizeof(cmd_mem_table[0]);

@@ -1,0 +1,600 @@
+/*
+ * What the virtio-console modes do (README.md, "virtio-console modes"):
+ * vcon (handshake, data both ways with checksums), vcon-wake (wake bytes on
+ * port 0), vcon-stay (stay up, log control messages), vcon-bench
+ * (throughput), and the misbehaviours chosen by bad=.
+ *
+ * Data streams: byte i of a stream is pattern(seed)[i % 65536] with
+ * pattern[j] = (j * 7 + (j >> 8) * 13 + seed) & 0xff, so a test can rebuild
+ * it; checksums are IEEE CRC-32 (zlib.crc32), computed by the guest only up
+ * to crc_max bytes (CPU time is dear where guest code is emulated).
+ */
+#include "vcon.h"
+#include "io.h"
+#include "../../virtio/frame_format.h"
+
+#define PAT_PERIOD 65536u
+#define CHUNK_MAX 32768u /* Linux's per-buffer cap, and the device's per-descriptor cap */
+#define WAIT_US(s) ((uint64_t)(s) * 1000000)
+
+static uint8_t *pattern; /* PAT_PERIOD + CHUNK_MAX bytes: any window of CHUNK_MAX is contiguous */
+static uint32_t seed;
+static uint64_t crc_max;
+
+static void make_pattern(void)
+{
+	pattern = tg_dma_alloc(PAT_PERIOD + CHUNK_MAX, 4096);
+	for (uint32_t j = 0; j < PAT_PERIOD + CHUNK_MAX; j++) {
+		uint32_t k = j % PAT_PERIOD;
+		pattern[j] = (uint8_t)(k * 7 + (k >> 8) * 13 + seed);
+	}
+}
+
+/* CRC-32 of the first LEN bytes of the stream, or 0 with *skipped when LEN > crc_max. */
+static uint32_t stream_crc(uint64_t len, bool *skipped)
+{
+	uint32_t crc = 0;
+	*skipped = len > crc_max;
+	if (*skipped)
+		return 0;
+	for (uint64_t off = 0; off < len;) {
+		uint64_t n = len - off < PAT_PERIOD ? len - off : PAT_PERIOD;
+		crc = frame_crc32_update(crc, pattern, n);
+		off += n;
+	}
+	return crc;
+}
+
+static void print_crc_line2(const char *prefix, const char *what, unsigned port, uint64_t bytes,
+			    uint32_t crc, bool skipped)
+{
+	if (skipped)
+		tg_printf("tg: vcon %sport %u %s bytes=%lu crc=none\n", prefix, port, what, bytes);
+	else
+		tg_printf("tg: vcon %sport %u %s bytes=%lu crc=0x%08x\n", prefix, port, what, bytes,
+			  crc);
+}
+
+static void print_crc_line(const char *what, unsigned port, uint64_t bytes, uint32_t crc,
+			   bool skipped)
+{
+	print_crc_line2("", what, port, bytes, crc, skipped);
+}
+
+/*
+ * The stream on PORT: LEN bytes in chains of CHUNK, up to INFLIGHT in the ring; kick after
+ * each chain (Linux) or once per batch. Counts what the guest did.
+ */
+struct tx_stats {
+	uint64_t chains, kicks_before, irqs_before, t0, t1;
+};
+
+static int stream_tx(struct vcon *v, unsigned port, uint64_t len, uint32_t chunk, bool batch,
+		     struct tx_stats *st)
+{
+	struct vcon_port *p = &v->port[port];
+	struct tg_vq *vq = p->tx;
+	uint64_t off = 0, last = tg_now_us();
+
+	if (!p->added || !vq) {
+		tg_printf("tg: vcon port %u not there\n", port);
+		return -1;
+	}
+	if (chunk == 0 || chunk > CHUNK_MAX)
+		chunk = CHUNK_MAX;
+	st->kicks_before = vq->notifies + vq->notify_suppressed;
+	st->irqs_before = v->dev.irqs;
+	st->t0 = rdtsc();
+	while (off < len || vq->num_free != vq->num) {
+		bool progress = vcon_reclaim_tx(v, port) > 0;
+		bool added = false;
+		while (off < len && vq->num_free) {
+			uint32_t n = len - off < chunk ? (uint32_t)(len - off) : chunk;
+			struct tg_seg s = { pattern + off % PAT_PERIOD, n, false };
+			tg_vq_add(vq, &s, 1, s.addr);
+			off += n;
+			st->chains++;
+			added = true;
+			if (!batch)
+				tg_vq_kick(vq);
+		}
+		if (added && batch)
+			tg_vq_kick(vq);
+		if (added || progress) {
+			last = tg_now_us();
+			continue;
+		}
+		vcon_poll_ctl(v);
+		if (tg_now_us() - last > WAIT_US(60)) {
+			tg_printf("tg: vcon port %u tx stuck at %lu of %lu bytes\n", port, off, len);
+			return -1;
+		}
+		vcon_idle(v);
+	}
+	st->t1 = rdtsc();
+	p->tx_bytes += len;
+	return 0;
+}
+
+/* Read LEN bytes from PORT (CRC-32 when LEN <= crc_max); 0, or -1 on timeout. */
+static int stream_rx(struct vcon *v, unsigned port, uint64_t len, uint64_t timeout_us,
+		     uint32_t *crc, uint64_t *got, bool batch_kick)
+{
+	uint64_t last = tg_now_us();
+	bool do_crc = len <= crc_max;
+
+	*crc = 0;
+	*got = 0;
+	while (*got < len) {
+		const uint8_t *ptr;
+		uint32_t n = vcon_rx_peek(v, port, &ptr);
+		if (n) {
+			if (n > len - *got)
+				n = (uint32_t)(len - *got);
+			if (do_crc)
+				*crc = frame_crc32_update(*crc, ptr, n);
+			*got += n;
+			vcon_rx_done(v, port, n, !batch_kick);
+			last = tg_now_us();
+			continue;
+		}
+		if (batch_kick)
+			tg_vq_kick(v->port[port].rx);
+		vcon_poll_ctl(v);
+		if (tg_now_us() - last > timeout_us) {
+			tg_printf("tg: vcon port %u rx timeout after %lu of %lu bytes\n", port, *got,
+				  len);
+			return -1;
+		}
+		vcon_idle(v);
+	}
+	if (batch_kick)
+		tg_vq_kick(v->port[port].rx);
+	return 0;
+}
+
+/* K frames on port 1 from the stream: TEST frames, the last one EXIT; header and payload as two descriptors. */
+static void send_frames(struct vcon *v, unsigned port, uint32_t k)
+{
+	struct vcon_port *p = &v->port[port];
+	uint8_t *hdrs = tg_dma_alloc(16ull * k, 16);
+	uint32_t crc = 0;
+	uint64_t total = 0, off = 0;
+
+	if (!hdrs || !p->tx)
+		return;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t len = (100 + i * 517) % 5000;
+		const uint8_t *payload = pattern + off % PAT_PERIOD;
+		uint32_t type = i + 1 == k ? FRAME_TYPE_EXIT : FRAME_TYPE_TEST;
+		frame_encode_hdr(hdrs + 16 * i, type, payload, len);
+		struct tg_seg s[2] = { { hdrs + 16 * i, 16, false }, { (void *)payload, len, false } };
+		while (p->tx->num_free < 2) {
+			if (!vcon_reclaim_tx(v, port))
+				vcon_idle(v);
+		}
+		tg_vq_add(p->tx, s, len ? 2 : 1, hdrs + 16 * i);
+		tg_vq_kick(p->tx);
+		crc = frame_crc32_update(crc, hdrs + 16 * i, 16);
+		crc = frame_crc32_update(crc, payload, len);
+		total += 16 + len;
+		off += len;
+	}
+	while (p->tx->num_free != p->tx->num)
+		if (!vcon_reclaim_tx(v, port))
+			vcon_idle(v);
+	tg_printf("tg: vcon port %u frames=%u bytes=%lu crc=0x%08x\n", port, k, total, crc);
+}
+
+static const char *wake_name(uint8_t b)
+{
+	switch (b) {
+	case 0xd1: return "dump";
+	case 0xd3: return "shutdown";
+	case 0xbf: return "bpf-write-done";
+	case 0xac: return "accessor-ready";
+	default: return "other";
+	}
+}
+
+static int setup(struct vcon *v)
+{
+	bool irq = tg_arg_num("irq", 1) != 0;
+	tg_timer_start((uint32_t)tg_arg_num("hz", 1000), 0); /* the fallback wake-up while idle */
+	irq_enable();
+	if (vcon_probe(v, irq) < 0)
+		return -1;
+	uint32_t want = (uint32_t)tg_arg_num("ports", v->nports);
+	vcon_handshake(v, want, WAIT_US(10));
+	return 0;
+}
+
+static void finish(struct vcon *v)
+{
+	tg_printf("tg: vcon stats notifies=%lu irqs=%lu ctl_in=%lu ctl_out=%lu\n",
+		  ({
+			  uint64_t n = 0;
+			  for (unsigned q = 0; q < VCON_NQ; q++)
+				  n += v->vq[q].notifies;
+			  n;
+		  }),
+		  v->dev.irqs, v->ctl_in_count, v->ctl_out_count);
+	uint64_t linger = WAIT_US(tg_arg_num("linger", 0)), t0 = tg_now_us();
+	if (linger)
+		tg_printf("tg: vcon linger %lu s\n", linger / 1000000);
+	while (tg_now_us() - t0 < linger) {
+		vcon_poll_ctl(v);
+		vcon_idle(v);
+	}
+	tg_printf("tg: done\n");
+	tg_poweroff();
+}
+
+static void run_vcon(struct vcon *v)
+{
+	uint64_t bytes = tg_arg_num("bytes", 65536);
+	uint64_t expect = tg_arg_num("expect", 0);
+	uint32_t frames = (uint32_t)tg_arg_num("frames", 0);
+	uint64_t timeout = WAIT_US(tg_arg_num("timeout", 30));
+	struct tx_stats st;
+	bool skipped;
+	uint32_t crc;
+	uint64_t got;
+
+	for (unsigned i = 1; i < v->nports && i < 3; i++)
+		if (v->port[i].added)
+			vcon_open_port(v, i, true);
+
+	static const char line[] = "vcon: hello on port 0\r\n";
+	char *l = tg_dma_alloc(sizeof(line), 16);
+	memcpy(l, line, sizeof(line));
+	if (vcon_write(v, 0, l, sizeof(line) - 1, CHUNK_MAX) == 0)
+		tg_printf("tg: vcon port 0 tx line ok\n");
+
+	if (v->nports > 1 && v->port[1].added) {
+		if (frames) {
+			send_frames(v, 1, frames);
+		} else {
+			memset(&st, 0, sizeof(st));
+			if (stream_tx(v, 1, bytes, CHUNK_MAX, false, &st) == 0) {
+				crc = stream_crc(bytes, &skipped);
+				print_crc_line("tx", 1, bytes, crc, skipped);
+			}
+		}
+	}
+	if (v->nports > 2 && v->port[2].added) {
+		if (expect) {
+			tg_printf("tg: vcon port 2 rx waiting for %lu bytes\n", expect);
+			if (stream_rx(v, 2, expect, timeout, &crc, &got, false) == 0)
+				print_crc_line("rx", 2, got, crc, expect > crc_max);
+		}
+		memset(&st, 0, sizeof(st));
+		if (stream_tx(v, 2, bytes, CHUNK_MAX, false, &st) == 0) {
+			crc = stream_crc(bytes, &skipped);
+			print_crc_line("tx", 2, bytes, crc, skipped);
+		}
+	}
+	finish(v);
+}
+
+static void run_wake(struct vcon *v)
+{
+	uint64_t count = tg_arg_num("count", 4), seen = 0;
+	uint64_t timeout = WAIT_US(tg_arg_num("timeout", 30)), t0 = tg_now_us();
+
+	tg_printf("tg: vcon wake ready count=%lu\n", count);
+	while (seen < count && tg_now_us() - t0 < timeout) {
+		const uint8_t *p;
+		uint32_t n = vcon_rx_peek(v, 0, &p);
+		for (uint32_t i = 0; i < n && seen < count; i++, seen++)
+			tg_printf("tg: vcon wake 0x%02x %s\n", p[i], wake_name(p[i]));
+		if (n) {
+			vcon_rx_done(v, 0, n, true);
+			continue;
+		}
+		vcon_poll_ctl(v);
+		vcon_idle(v);
+	}
+	tg_printf("tg: vcon wake done count=%lu%s\n", seen, seen < count ? " (timed out)" : "");
+	finish(v);
+}
+
+static void run_stay(struct vcon *v)
+{
+	tg_printf("tg: vcon stay\n");
+	for (;;) {
+		bool any = vcon_poll_ctl(v) > 0;
+		for (unsigned id = 0; id < v->nports; id++) {
+			const uint8_t *p;
+			uint32_t n = vcon_rx_peek(v, id, &p);
+			if (!n)
+				continue;
+			char text[65];
+			uint32_t k = n < 64 ? n : 64;
+			for (uint32_t i = 0; i < k; i++)
+				text[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+			text[k] = '\0';
+			tg_printf("tg: vcon port %u rx %u bytes \"%s\"\n", id, n, text);
+			vcon_rx_done(v, id, n, true);
+			any = true;
+		}
+		if (!any)
+			vcon_idle(v);
+	}
+}
+
+static void run_bench(struct vcon *v)
+{
+	uint64_t bytes = tg_arg_num("bytes", 64ull << 20);
+	unsigned port = (unsigned)tg_arg_num("port", 1);
+	const char *dir = tg_arg_str("dir", "tx");
+	uint32_t chunk = (uint32_t)tg_arg_num("chunk", CHUNK_MAX);
+	uint64_t kicks0, irqs0 = v->dev.irqs, t0, t1;
+
+	if (port >= v->nports || !v->port[port].added) {
+		tg_printf("tg: vcon bench port %u not there\n", port);
+		finish(v);
+	}
+	if (port)
+		vcon_open_port(v, port, true);
+	if (!strcmp(dir, "rx")) {
+		struct tg_vq *vq = v->port[port].rx;
+		uint32_t crc;
+		uint64_t got;
+		kicks0 = vq->notifies + vq->notify_suppressed;
+		tg_printf("tg: vcon bench rx ready port=%u bytes=%lu\n", port, bytes);
+		/* The clock starts with the first byte: the host may connect late. */
+		const uint8_t *dummy;
+		while (!vcon_rx_peek(v, port, &dummy))
+			vcon_idle(v);
+		t0 = rdtsc();
+		int r = stream_rx(v, port, bytes, WAIT_US(60), &crc, &got, true);
+		t1 = rdtsc();
+		if (r < 0)
+			finish(v);
+		kicks0 = vq->notifies + vq->notify_suppressed - kicks0;
+	} else {
+		struct tx_stats st;
+		memset(&st, 0, sizeof(st));
+		bool batch = !strcmp(tg_arg_str("kick", "each"), "batch");
+		if (stream_tx(v, port, bytes, chunk, batch, &st) < 0)
+			finish(v);
+		t0 = st.t0;
+		t1 = st.t1;
+		kicks0 = v->port[port].tx->notifies + v->port[port].tx->notify_suppressed -
+			 st.kicks_before;
+	}
+	uint64_t irqs = v->dev.irqs - irqs0;
+	uint64_t us = (t1 - t0) * 1000 / (tg_tsc_khz ? tg_tsc_khz : 1000000);
+	uint64_t mib = bytes >> 20 ? bytes >> 20 : 1;
+	uint64_t mbps10 = us ? bytes * 10 / us : 0; /* bytes/us = MB/s */
+	tg_printf("tg: vcon bench %s port=%u bytes=%lu cycles=%lu us=%lu MBps=%lu.%lu "
+		  "notifies=%lu irqs=%lu notifies_per_mib=%lu irqs_per_mib=%lu\n",
+		  dir, port, bytes, t1 - t0, us, mbps10 / 10, mbps10 % 10, kicks0, irqs,
+		  kicks0 / mib, irqs / mib);
+	finish(v);
+}
+
+/* A normal transfer on PORT after a misbehaviour, to show the device still works. */
+static void alive_check(struct vcon *v, unsigned port)
+{
+	struct tx_stats st;
+	bool skipped;
+	uint64_t n = 4096;
+
+	memset(&st, 0, sizeof(st));
+	if (stream_tx(v, port, n, CHUNK_MAX, false, &st) == 0) {
+		uint32_t crc = stream_crc(n, &skipped);
+		print_crc_line2("alive ", "tx", port, n, crc, skipped);
+	}
+}
+
+static void publish_raw(struct tg_vq *vq, uint16_t head)
+{
+	vq->avail->ring[vq->avail_idx % vq->num] = head;
+	vq->avail_idx++;
+	tg_vq_publish(vq);
+	tg_vq_notify(vq);
+}
+
+static void bad_loop(struct vcon *v)
+{
+	struct tg_vq *vq = v->port[1].tx;
+	uint8_t *b = pattern;
+	/* Two free descriptors naming each other: a chain that never ends. */
+	uint16_t a = vq->free_head, c = vq->desc[a].next;
+	vq->desc[a] = (struct vring_desc){ (uint64_t)b, 64, VRING_DESC_F_NEXT, c };
+	vq->desc[c] = (struct vring_desc){ (uint64_t)b, 64, VRING_DESC_F_NEXT, a };
+	tg_printf("tg: vcon bad loop: port 1 tx descriptors %u->%u->%u\n", a, c, a);
+	publish_raw(vq, a);
+	tg_udelay(100000);
+	tg_printf("tg: vcon bad loop: used idx=%u (port 1 tx is now expected dead)\n",
+		  vq->used->idx);
+	alive_check(v, 2);
+}
+
+static void bad_oob(struct vcon *v)
+{
+	struct tg_vq *vq = v->port[1].tx;
+	struct tg_seg s1 = { (void *)0x7ff000000000ull, 4096, false };
+	struct tg_seg s2 = { pattern, 0xfffff000u, false }; /* runs far past RAM */
+	struct tg_seg s3 = { (void *)(0x100000000ull - 2048), 4096, false }; /* into the MMIO hole */
+
+	tg_printf("tg: vcon bad oob: port 1 tx addr=0x7ff000000000 len=4096, addr=%p len=0xfffff000, "
+		  "addr=0xfffff800 len=4096\n", (void *)pattern);
+	tg_vq_add(vq, &s1, 1, &s1);
+	tg_vq_add(vq, &s2, 1, &s2);
+	tg_vq_add(vq, &s3, 1, &s3);
+	tg_vq_kick(vq);
+	uint64_t t0 = tg_now_us();
+	int used = 0;
+	while (used < 3 && tg_now_us() - t0 < 2000000) {
+		if (tg_vq_get_used(vq, NULL))
+			used++;
+		else
+			vcon_idle(v);
+	}
+	tg_printf("tg: vcon bad oob: %d of 3 chains returned\n", used);
+	alive_check(v, 2);
+}
+
+static void bad_wild_idx(struct vcon *v)
+{
+	struct tg_vq *vq = v->port[1].tx;
+	uint16_t idx = (uint16_t)(vq->avail_idx + 1000);
+	tg_printf("tg: vcon bad wild-idx: port 1 tx avail idx %u -> %u\n", vq->avail_idx, idx);
+	__atomic_store_n(&vq->avail->idx, idx, __ATOMIC_RELEASE);
+	tg_vq_notify(vq);
+	tg_udelay(100000);
+	alive_check(v, 2);
+}
+
+/*
+ * Port 2's rx ring, posted at PORT_ADD, is turned into zero-length chains before the port is
+ * opened; once the host's bytes are pending the device returns them empty (no interrupt: the
+ * guest's timer finds them) and the guest posts them empty again, COUNT rounds of the whole
+ * ring. Then the real buffers go back and every host byte must still arrive.
+ */
+static void bad_zero_flood(struct vcon *v)
+{
+	struct tg_vq *vq = v->port[2].rx;
+	uint64_t expect = tg_arg_num("expect", 4096);
+	uint64_t rounds = tg_arg_num("count", 4);
+	uint64_t returned = 0, nonzero = 0, t0;
+
+	for (unsigned i = 0; i < vq->num; i++)
+		vq->desc[i].len = 0;
+	vcon_open_port(v, 1, true);
+	vcon_open_port(v, 2, true);
+	tg_printf("tg: vcon zero-flood: port 2 rx %u chains of length 0, waiting for host data\n",
+		  vq->num);
+	t0 = tg_now_us();
+	while (returned < rounds * vq->num && tg_now_us() - t0 < WAIT_US(30)) {
+		uint32_t len;
+		void *tok;
+		bool any = false;
+		while ((tok = tg_vq_get_used(vq, &len))) {
+			bool last_round = returned + vq->num >= rounds * vq->num;
+			struct tg_seg s = { tok, last_round ? VCON_RXBUF : 0, true };
+			tg_vq_add(vq, &s, 1, tok);
+			returned++;
+			nonzero += len != 0;
+			any = true;
+		}
+		if (any)
+			tg_vq_kick(vq);
+		else
+			vcon_idle(v);
+	}
+	tg_printf("tg: vcon zero-flood returned=%lu chains nonzero=%lu\n", returned, nonzero);
+	/* Chains still posted empty get their length back in place (the device has not taken them). */
+	for (unsigned i = 0; i < vq->num; i++)
+		if (vq->desc[i].len == 0)
+			vq->desc[i].len = VCON_RXBUF;
+	tg_vq_kick(vq);
+	uint32_t crc;
+	uint64_t got;
+	if (stream_rx(v, 2, expect, WAIT_US(30), &crc, &got, false) == 0)
+		print_crc_line("rx", 2, got, crc, expect > crc_max);
+	alive_check(v, 1);
+}
+
+static void bad_ctl(struct vcon *v)
+{
+	static const struct {
+		uint32_t id;
+		uint16_t ev, val;
+	} msgs[] = {
+		{ 7, VIRTIO_CONSOLE_PORT_READY, 1 },
+		{ 0xfffffffe, VIRTIO_CONSOLE_PORT_OPEN, 1 },
+		{ 1, 0x99, 5 },
+		{ 0, VIRTIO_CONSOLE_DEVICE_READY, 1 },
+		{ 1, VIRTIO_CONSOLE_PORT_READY, 1 },
+		{ 2, VIRTIO_CONSOLE_PORT_READY, 7 },
+		{ 3, VIRTIO_CONSOLE_PORT_NAME, 1 },
+	};
+	tg_printf("tg: vcon bad-ctl: %u control messages with bad ids, repeats and unknown events\n",
+		  (unsigned)TG_ARRAY_SIZE(msgs));
+	for (size_t i = 0; i < TG_ARRAY_SIZE(msgs); i++)
+		vcon_send_ctl(v, msgs[i].id, msgs[i].ev, msgs[i].val);
+	vcon_poll_ctl(v);
+	alive_check(v, 1);
+	alive_check(v, 2);
+}
+
+static void status_try(struct tg_vdev *d, uint32_t val, const char *why)
+{
+	uint32_t before = tg_vdev_status(d);
+	tg_vdev_write(d, VIRTIO_MMIO_STATUS, val);
+	tg_printf("tg: vcon bad-status: %s: 0x%x -> wrote 0x%x, read 0x%x\n", why, before, val,
+		  tg_vdev_status(d));
+}
+
+static void bad_status(struct vcon *v)
+{
+	struct tg_vdev *d = &v->dev;
+	tg_vdev_write(d, VIRTIO_MMIO_STATUS, 0);
+	status_try(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, "two bits at once");
+	status_try(d, VIRTIO_STATUS_ACKNOWLEDGE, "ACK");
+	status_try(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, "DRIVER");
+	status_try(d, 0x7, "DRIVER_OK before FEATURES_OK");
+	status_try(d, 0x3 | 0x10, "reserved bit 0x10");
+	status_try(d, 0x1, "clearing DRIVER");
+	status_try(d, 0x3, "same value again");
+	tg_printf("tg: vcon bad-status: now a proper probe\n");
+	if (vcon_probe(v, d->irq_on) < 0)
+		finish(v);
+	vcon_handshake(v, v->nports, WAIT_US(10));
+	vcon_open_port(v, 1, true);
+	vcon_open_port(v, 2, true);
+	alive_check(v, 1);
+	alive_check(v, 2);
+}
+
+int tg_vcon_main(const char *mode)
+{
+	struct vcon *v = &tg_vcon;
+	const char *bad = tg_arg_str("bad", NULL);
+
+	seed = (uint32_t)tg_arg_num("seed", 1);
+	crc_max = tg_arg_num("crc_max", 256 * 1024);
+	make_pattern();
+	if (setup(v) < 0) {
+		tg_printf("tg: vcon probe failed\n");
+		finish(v);
+	}
+	if (!strcmp(mode, "vcon-stay"))
+		run_stay(v);
+	if (!strcmp(mode, "vcon-wake"))
+		run_wake(v);
+	if (!strcmp(mode, "vcon-bench"))
+		run_bench(v);
+	if (bad) {
+		if (v->nports < 3 || !v->port[1].added || !v->port[2].added) {
+			tg_printf("tg: vcon bad=%s needs ports 1 and 2\n", bad);
+			finish(v);
+		}
+		if (strcmp(bad, "zero-flood")) {
+			vcon_open_port(v, 1, true);
+			vcon_open_port(v, 2, true);
+		}
+		if (!strcmp(bad, "loop"))
+			bad_loop(v);
+		else if (!strcmp(bad, "oob"))
+			bad_oob(v);
+		else if (!strcmp(bad, "wild-idx"))
+			bad_wild_idx(v);
+		else if (!strcmp(bad, "zero-flood"))
+			bad_zero_flood(v);
+		else if (!strcmp(bad, "bad-ctl"))
+			bad_ctl(v);
+		else if (!strcmp(bad, "bad-status"))
+			bad_status(v);
+		else
+			tg_printf("tg: vcon unknown bad=%s\n", bad);
+		tg_printf("tg: vcon bad=%s survived\n", bad);
+		finish(v);
+	}
+	run_vcon(v);
+	return 0;
+}
