@@ -286,6 +286,28 @@ static void on_console_event(void *opaque, const struct console_event *ev)
 		s->on_device_event(s, ev);
 }
 
+/* --trace KINDS[:FILE] is the REPL's `trace on KINDS [FILE]` from the first instruction. */
+static int start_trace(struct session *s, const char *spec, char *err, size_t errlen)
+{
+	const char *colon = strchr(spec, ':');
+	struct cmd_out out;
+	char line[1024];
+	int r;
+
+	if (colon)
+		snprintf(line, sizeof(line), "trace on %.*s \"%s\"", (int)(colon - spec), spec,
+			 colon + 1);
+	else
+		snprintf(line, sizeof(line), "trace on %s", spec);
+	cmd_out_init(&out, false);
+	r = cmd_exec(s, line, &out);
+	if (r != CMD_OK)
+		snprintf(err, errlen, "--trace %s: %.*s", spec,
+			 (int)strcspn(out.buf ? out.buf : "", "\n"), out.buf ? out.buf : "");
+	cmd_out_free(&out);
+	return r == CMD_OK ? 0 : -EINVAL;
+}
+
 static int setup(struct session *s, char *err, size_t errlen)
 {
 	const struct options *o = &s->opts;
@@ -341,6 +363,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 	evloop_add(&s->loop, s->retry_fd, EPOLLIN, on_retry, s);
 	s->stdin_open = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s) == 0;
 	cmd_session_init(s);
+	if (o->trace && (r = start_trace(s, o->trace, err, errlen)))
+		return r;
 	if (o->gdb) {
 		struct gdbstub *g;
 

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 plan 12
 
 KERNEL=$GUEST_DIR/vmlinux
-INITRD=$GUEST_DIR/initramfs.cpio.gz
+INITRD=$LINUX_INITRD
 T=${LINUX_BOOT_TIMEOUT:-900}
 cat >"$TMP/s.vmdbg" <<EOS
 symbols load $KERNEL

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The gdb stub against the Linux guest built from source (vmlinux symbols, no DWARF), in one
+# boot and one gdb batch session: hardware and software breakpoints on the virtio-console
+# driver's functions hit during boot on a real thread, `bt` unwinds through the driver's
+# frames, both vCPUs are threads, `monitor` reaches the REPL (ctl log) and the stub (kaslr),
+# and a continue with the breakpoints gone lets the boot run to init; Ctrl-C then stops it.
+source "$(dirname "$0")/../lib.sh"
+plan 23
+
+KERNEL=$LINUX_KERNEL
+INITRD=$LINUX_INITRD
+T=${LINUX_BOOT_TIMEOUT:-600}
+PORT=$((20000 + RANDOM % 20000))
+command -v gdb >/dev/null || { for i in $(seq 23); do skip "gdb not installed"; done; exit 0; }
+
+# The compiler may have cloned a function (add_port.isra.0): break on the name it has.
+sym() { nm "$KERNEL" | awk -v n="$1" '$3 == n || index($3, n ".") == 1 { print $3; exit }'; }
+HCM=$(sym handle_control_message)
+ADD_PORT=$(sym add_port)
+[[ -n $HCM && -n $ADD_PORT ]]
+ok $? "vmlinux has handle_control_message ($HCM) and add_port ($ADD_PORT)" ||
+	diag "rebuild the kernel with scripts/mkguest.sh (-fno-inline-functions-called-once)"
+
+start=$SECONDS
+start_vm "$TMP/vm" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M \
+	--gdb "tcp:$PORT" --gdb-wait
+wait_for "$TMP/vm" "gdb: listening" 20
+ok $? "vmdbg listens for gdb and holds the vCPUs"
+
+# gdb sets software breakpoints when it resumes; at the PVH entry paging is still off, so
+# the int3 goes in once the kernel's page tables map its text: at the first stop (virtcons_probe).
+gdb -batch -nx -ex 'set pagination off' -ex 'set confirm off' -ex 'set width 0' \
+	-ex "target remote 127.0.0.1:$PORT" \
+	-ex 'echo MARK attach\n' -ex 'info threads' -ex 'monitor kaslr' \
+	-ex 'hbreak virtcons_probe' -ex 'continue' \
+	-ex 'echo MARK probe\n' -ex 'bt' -ex 'monitor kaslr' -ex 'info threads' \
+	-ex 'delete' -ex "break $HCM" -ex "hbreak $ADD_PORT" -ex 'continue' \
+	-ex 'echo MARK hcm\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' -ex 'info registers rip' \
+	-ex 'monitor ctl log' -ex 'continue' \
+	-ex 'echo MARK add_port\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' -ex 'monitor info breaks' \
+	-ex 'delete' -ex 'monitor info breaks' -ex 'echo MARK continue\n' -ex 'continue' \
+	-ex 'echo MARK interrupted\n' -ex 'info threads' -ex 'monitor ctl log' -ex 'detach' \
+	"$KERNEL" >"$TMP/gdb" 2>&1 &
+GDB_PID=$!
+_tap_pids+=("$GDB_PID")
+
+# The boot finishes while gdb waits in its last continue; then Ctrl-C (SIGINT to gdb) stops it.
+wait_for "$TMP/gdb" "^MARK continue" "$T"
+ok $? "the session reaches its last continue (breakpoints hit, then deleted)"
+wait_for "$TMP/vm" 'Run /(init|idle) as init process' "$T"
+ok $? "with gdb's breakpoints deleted, continue lets the boot finish (init runs)"
+diag "vmdbg start to init under gdb: $((SECONDS - start))s"
+sleep 1
+kill -INT "$GDB_PID" 2>/dev/null
+for i in $(seq 300); do kill -0 "$GDB_PID" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$GDB_PID" 2>/dev/null && { kill -9 "$GDB_PID"; diag "gdb did not end; killed"; }
+wait "$GDB_PID" 2>/dev/null
+cp "$TMP/gdb" "${LINUX_GDB_LOG:-/dev/null}" 2>/dev/null
+
+# Print the section of gdb's output between MARK A and the next MARK.
+section() { awk -v m="MARK $1" '$0 == m { on = 1; next } /^MARK / { on = 0 } on' "$TMP/gdb"; }
+section attach >"$TMP/attach"
+section probe >"$TMP/probe"
+section hcm >"$TMP/hcm"
+section add_port >"$TMP/add"
+section interrupted >"$TMP/int"
+
+like "$TMP/attach" '^\* 1 +Thread 1 \(vCPU 0 stopped' "at attach (--gdb-wait) thread 1 is vCPU 0, stopped"
+like "$TMP/attach" '^  2 +Thread 2 \(vCPU 1 ' "info threads lists vCPU 1 as thread 2"
+like "$TMP/gdb" '^Thread [12] hit Hardware breakpoint 1, .*virtcons_probe' "hbreak virtcons_probe hits during boot"
+like "$TMP/probe" '^#[1-9][0-9]* .* in virtio_dev_probe' "bt at virtcons_probe unwinds into virtio_dev_probe"
+like "$TMP/probe" '^kaslr: slide 0x0$' "monitor kaslr: slide 0 (nokaslr kernel), from MSR_LSTAR"
+
+# The software breakpoint: the first control message the driver handles.
+hcm_thread=$(sed -n 's/^Thread \([0-9]*\) hit Breakpoint 2, .*'"$HCM"'.*/\1/p' "$TMP/gdb" | head -1)
+[[ $hcm_thread == 1 || $hcm_thread == 2 ]]
+ok $? "break $HCM (int3) hits on a vCPU's thread (thread ${hcm_thread:-none})"
+like "$TMP/hcm" "^\\* ${hcm_thread:-X} +Thread ${hcm_thread:-X} \\(vCPU $((${hcm_thread:-1} - 1)) stopped, 64-bit, CPL 0" \
+	"info threads marks the hitting thread as current, 64-bit kernel mode"
+is "$(grep -cE '^[* ] +[0-9]+ +Thread [0-9]+ \(vCPU' "$TMP/hcm")" 2 "info threads lists both vCPUs"
+like "$TMP/hcm" "^#0 .*$HCM" "bt frame 0 is $HCM"
+like "$TMP/hcm" '^#[1-9][0-9]* .* in control_work_handler' "bt unwinds into control_work_handler (the driver's work item)"
+like "$TMP/hcm" '^#[1-9][0-9]* .* in (process_one_work|worker_thread)' "... and on into the workqueue"
+like "$TMP/hcm" "^=> 0x[0-9a-f]+ <$HCM\\+[0-9]+>:" "x/i \$pc disassembles inside $HCM"
+like "$TMP/hcm" '(DEVICE_READY|PORT_ADD)' "monitor ctl log shows the control messages being handled"
+
+# The hardware breakpoint: add_port, called from handle_control_message for PORT_ADD.
+add_thread=$(sed -n 's/^Thread \([0-9]*\) hit Hardware breakpoint 3, .*'"$ADD_PORT"'.*/\1/p' "$TMP/gdb" | head -1)
+[[ $add_thread == 1 || $add_thread == 2 ]]
+ok $? "hbreak $ADD_PORT (debug register) hits on a vCPU's thread (thread ${add_thread:-none})"
+like "$TMP/add" "^\\* ${add_thread:-X} +Thread ${add_thread:-X} \\(vCPU $((${add_thread:-1} - 1)) stopped" \
+	"info threads marks that thread as current"
+like "$TMP/add" "^#[1-9][0-9]* .* in $HCM" "bt at $ADD_PORT shows its caller $HCM"
+like "$TMP/add" "^#[1-9][0-9]* .* in control_work_handler" "... and control_work_handler"
+like "$TMP/int" '^\* [12] +Thread [12] \(vCPU [01] stopped' "Ctrl-C after the boot stops the VM and names a thread"
+unlike "$TMP/vm" 'Kernel panic|KVM cannot emulate|BUG:|Oops' "no panic, oops or unhandled instruction in the guest"
+diag "whole test: $((SECONDS - start))s"
+stop_vm
+done_testing
