@@ -240,6 +240,10 @@ int ports_init(struct ports *p, struct console *c, struct evloop *loop,
 
 	p->console = c;
 	p->loop = loop;
+	/* Every descriptor closed by ports_free is -1 until it is opened. */
+	p->wake_fd[0] = p->wake_fd[1] = -1;
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		p->port[i].fd = p->port[i].listen_fd = -1;
 	r = frames_init(&p->frames, 0);
 	if (r)
 		return r;
@@ -294,6 +298,8 @@ int ports_init(struct ports *p, struct console *c, struct evloop *loop,
 
 void ports_free(struct ports *p)
 {
+	if (!p->console)
+		return; /* never set up */
 	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
 		struct port_backend *b = &p->port[i];
 
@@ -308,7 +314,7 @@ void ports_free(struct ports *p)
 		free(b->kept);
 	}
 	for (int g = 0; g < 2; g++)
-		if (p->wake_fd[g] > 0)
+		if (p->wake_fd[g] >= 0)
 			close(p->wake_fd[g]);
 	frames_free(&p->frames);
 }

@@ -30,7 +30,8 @@ tier() {
 
 # cmocka speaks TAP when asked; prove then runs unit and integration tests alike.
 export CMOCKA_MESSAGE_OUTPUT=TAP
-tier unit prove --exec '' --timer "$unit_dir"/test_*
+mapfile -t unit_tests < <(find "$unit_dir" -maxdepth 1 -type f -name 'test_*' ! -name '*.d' -perm -u+x | sort)
+tier unit prove --exec '' --timer "${unit_tests[@]}"
 tier guest prove --timer tests/integration/guest/*.t
 tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
 

@@ -5,13 +5,13 @@
 # frames, both vCPUs are threads, `monitor` reaches the REPL (ctl log) and the stub (kaslr),
 # and a continue with the breakpoints gone lets the boot run to init; Ctrl-C then stops it.
 source "$(dirname "$0")/../lib.sh"
-plan 23
+plan 26
 
 KERNEL=$LINUX_KERNEL
 INITRD=$LINUX_INITRD
 T=${LINUX_BOOT_TIMEOUT:-600}
 PORT=$((20000 + RANDOM % 20000))
-command -v gdb >/dev/null || { for i in $(seq 23); do skip "gdb not installed"; done; exit 0; }
+command -v gdb >/dev/null || { for i in $(seq 26); do skip "gdb not installed"; done; exit 0; }
 
 # The compiler may have cloned a function (add_port.isra.0): break on the name it has.
 sym() { nm "$KERNEL" | awk -v n="$1" '$3 == n || index($3, n ".") == 1 { print $3; exit }'; }
@@ -27,18 +27,19 @@ start_vm "$TMP/vm" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M \
 wait_for "$TMP/vm" "gdb: listening" 20
 ok $? "vmdbg listens for gdb and holds the vCPUs"
 
-# gdb sets software breakpoints when it resumes; at the PVH entry paging is still off, so
-# the int3 goes in once the kernel's page tables map its text: at the first stop (virtcons_probe).
+# Everything is set at attach, with the vCPUs held at the PVH entry and paging still off:
+# the stub places kernel addresses through the ELF's load map until the kernel's page
+# tables map them (at the same physical bytes).
 gdb -batch -nx -ex 'set pagination off' -ex 'set confirm off' -ex 'set width 0' \
 	-ex "target remote 127.0.0.1:$PORT" \
-	-ex 'echo MARK attach\n' -ex 'info threads' -ex 'monitor kaslr' \
-	-ex 'hbreak virtcons_probe' -ex 'continue' \
-	-ex 'echo MARK probe\n' -ex 'bt' -ex 'monitor kaslr' -ex 'info threads' \
-	-ex 'delete' -ex "break $HCM" -ex "hbreak $ADD_PORT" -ex 'continue' \
+	-ex 'echo MARK attach\n' -ex 'info threads' -ex 'monitor kaslr' -ex "x/2i '$HCM'" \
+	-ex 'hbreak virtcons_probe' -ex "break $HCM" -ex "hbreak $ADD_PORT" -ex 'continue' \
+	-ex 'echo MARK probe\n' -ex 'bt' -ex 'monitor kaslr' -ex 'info threads' -ex 'continue' \
 	-ex 'echo MARK hcm\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' -ex 'info registers rip' \
-	-ex 'monitor ctl log' -ex 'continue' \
-	-ex 'echo MARK add_port\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' -ex 'monitor info breaks' \
-	-ex 'delete' -ex 'monitor info breaks' -ex 'echo MARK continue\n' -ex 'continue' \
+	-ex 'monitor ctl log' -ex 'python gdb.execute("monitor bt %d" % (gdb.selected_thread().num - 1))' \
+	-ex 'continue' \
+	-ex 'echo MARK add_port\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' \
+	-ex 'delete' -ex 'echo MARK continue\n' -ex 'continue' \
 	-ex 'echo MARK interrupted\n' -ex 'info threads' -ex 'monitor ctl log' -ex 'detach' \
 	"$KERNEL" >"$TMP/gdb" 2>&1 &
 GDB_PID=$!
@@ -65,33 +66,41 @@ section hcm >"$TMP/hcm"
 section add_port >"$TMP/add"
 section interrupted >"$TMP/int"
 
+# gdb prints a clone as "name.constprop" in frames and "name.constprop.0" in x/i: match the stem.
+HCM_RE="handle_control_message[.a-z0-9]*"
+ADD_RE="add_port[.a-z0-9]*"
 like "$TMP/attach" '^\* 1 +Thread 1 \(vCPU 0 stopped' "at attach (--gdb-wait) thread 1 is vCPU 0, stopped"
 like "$TMP/attach" '^  2 +Thread 2 \(vCPU 1 ' "info threads lists vCPU 1 as thread 2"
-like "$TMP/gdb" '^Thread [12] hit Hardware breakpoint 1, .*virtcons_probe' "hbreak virtcons_probe hits during boot"
+like "$TMP/attach" "^ +0x[0-9a-f]+ <$HCM_RE(\\+0)?>:[[:space:]]+push +%rbp" \
+	"before paging is on, kernel text reads through the ELF's load map (x/2i)"
+like "$TMP/gdb" '^Thread [12] hit Breakpoint 1, 0x[0-9a-f]+ in virtcons_probe' "hbreak virtcons_probe hits during boot"
 like "$TMP/probe" '^#[1-9][0-9]* .* in virtio_dev_probe' "bt at virtcons_probe unwinds into virtio_dev_probe"
 like "$TMP/probe" '^kaslr: slide 0x0$' "monitor kaslr: slide 0 (nokaslr kernel), from MSR_LSTAR"
 
-# The software breakpoint: the first control message the driver handles.
-hcm_thread=$(sed -n 's/^Thread \([0-9]*\) hit Breakpoint 2, .*'"$HCM"'.*/\1/p' "$TMP/gdb" | head -1)
+# The software breakpoint (inserted while paging was off): the first control message handled.
+hcm_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 2, 0x[0-9a-f]+ in $HCM_RE .*/\\1/p" "$TMP/gdb" | head -1)
 [[ $hcm_thread == 1 || $hcm_thread == 2 ]]
 ok $? "break $HCM (int3) hits on a vCPU's thread (thread ${hcm_thread:-none})"
 like "$TMP/hcm" "^\\* ${hcm_thread:-X} +Thread ${hcm_thread:-X} \\(vCPU $((${hcm_thread:-1} - 1)) stopped, 64-bit, CPL 0" \
 	"info threads marks the hitting thread as current, 64-bit kernel mode"
 is "$(grep -cE '^[* ] +[0-9]+ +Thread [0-9]+ \(vCPU' "$TMP/hcm")" 2 "info threads lists both vCPUs"
-like "$TMP/hcm" "^#0 .*$HCM" "bt frame 0 is $HCM"
-like "$TMP/hcm" '^#[1-9][0-9]* .* in control_work_handler' "bt unwinds into control_work_handler (the driver's work item)"
-like "$TMP/hcm" '^#[1-9][0-9]* .* in (process_one_work|worker_thread)' "... and on into the workqueue"
-like "$TMP/hcm" "^=> 0x[0-9a-f]+ <$HCM\\+[0-9]+>:" "x/i \$pc disassembles inside $HCM"
-like "$TMP/hcm" '(DEVICE_READY|PORT_ADD)' "monitor ctl log shows the control messages being handled"
+like "$TMP/hcm" "^#0 .* in $HCM_RE " "bt frame 0 is $HCM"
+like "$TMP/hcm" '^#1 .* in control_work_handler ' "gdb's bt unwinds into control_work_handler (the driver's work item)"
+like "$TMP/hcm" "^=> 0x[0-9a-f]+ <$HCM_RE\\+[0-9]+>:" "x/i \$pc disassembles inside $HCM"
+like "$TMP/hcm" "^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <$HCM_RE\\+[0-9]+>" "info registers rip is inside $HCM"
+like "$TMP/hcm" 'guest->host DEVICE_READY' "monitor ctl log shows the driver's DEVICE_READY"
+like "$TMP/hcm" 'host->guest PORT_ADD id=0 .*consumed by the guest' "... and the PORT_ADD being handled"
+like "$TMP/hcm" '^#[0-9]+ +0x[0-9a-f]+ in (process_one_work|worker_thread)' \
+	"monitor bt (vmdbg's frame-pointer walk) continues into the workqueue"
 
 # The hardware breakpoint: add_port, called from handle_control_message for PORT_ADD.
-add_thread=$(sed -n 's/^Thread \([0-9]*\) hit Hardware breakpoint 3, .*'"$ADD_PORT"'.*/\1/p' "$TMP/gdb" | head -1)
+add_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 3, 0x[0-9a-f]+ in $ADD_RE .*/\\1/p" "$TMP/gdb" | head -1)
 [[ $add_thread == 1 || $add_thread == 2 ]]
 ok $? "hbreak $ADD_PORT (debug register) hits on a vCPU's thread (thread ${add_thread:-none})"
 like "$TMP/add" "^\\* ${add_thread:-X} +Thread ${add_thread:-X} \\(vCPU $((${add_thread:-1} - 1)) stopped" \
 	"info threads marks that thread as current"
-like "$TMP/add" "^#[1-9][0-9]* .* in $HCM" "bt at $ADD_PORT shows its caller $HCM"
-like "$TMP/add" "^#[1-9][0-9]* .* in control_work_handler" "... and control_work_handler"
+like "$TMP/add" "^#1 .* in $HCM_RE " "bt at $ADD_PORT shows its caller $HCM"
+like "$TMP/add" '^#2 .* in control_work_handler ' "... and control_work_handler"
 like "$TMP/int" '^\* [12] +Thread [12] \(vCPU [01] stopped' "Ctrl-C after the boot stops the VM and names a thread"
 unlike "$TMP/vm" 'Kernel panic|KVM cannot emulate|BUG:|Oops' "no panic, oops or unhandled instruction in the guest"
 diag "whole test: $((SECONDS - start))s"
