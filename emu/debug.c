@@ -2,6 +2,8 @@
 #include "debug.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #define DB_VECTOR 1
 #define MSR_LSTAR 0xc0000082
 #define PAGE_SIZE_4K 4096ULL
+#define DEBUG_MAX_SEGS 16
 
 struct debug_sw_bp {
 	bool used;
@@ -41,9 +44,17 @@ struct debug_hw_bp {
 	uint64_t seen;
 };
 
+/* Where the kernel ELF put a virtual range (PT_LOAD with p_vaddr != p_paddr). */
+struct debug_seg {
+	uint64_t vaddr, paddr, memsz;
+};
+
 struct debug {
 	struct vm *vm;
 	int event_fd;
+	/* Read once at init, before the state is published; constant afterwards. */
+	struct debug_seg segs[DEBUG_MAX_SEGS];
+	int nsegs;
 	struct evloop *loop;
 	struct {
 		debug_stop_fn fn;
@@ -88,6 +99,41 @@ static struct debug *dbg_of(struct vm *vm)
 	return __atomic_load_n(&vm->debug, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * PVH enters the kernel with paging off, so its virtual addresses mean nothing
+ * until its own page tables are up; yet gdb attached with --gdb-wait wants
+ * `break start_kernel` and `x/i` on them. The ELF's PT_LOAD headers say where
+ * each virtual range was loaded, which is where the kernel maps it later.
+ */
+static void load_segments(struct debug *d, const char *path)
+{
+	Elf *elf = NULL;
+	size_t n = 0;
+	int fd;
+
+	if (!path || elf_version(EV_CURRENT) == EV_NONE)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF && gelf_getclass(elf) == ELFCLASS64 &&
+	    elf_getphdrnum(elf, &n) == 0) {
+		for (size_t i = 0; i < n && d->nsegs < DEBUG_MAX_SEGS; i++) {
+			GElf_Phdr ph;
+
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+			    ph.p_vaddr == ph.p_paddr || !ph.p_memsz)
+				continue;
+			d->segs[d->nsegs++] = (struct debug_seg){ .vaddr = ph.p_vaddr,
+								  .paddr = ph.p_paddr,
+								  .memsz = ph.p_memsz };
+		}
+	}
+	elf_end(elf);
+	close(fd);
+}
+
 int debug_init(struct vm *vm)
 {
 	struct debug *d;
@@ -99,6 +145,7 @@ int debug_init(struct vm *vm)
 	if (!d)
 		return -ENOMEM;
 	d->vm = vm;
+	load_segments(d, vm->cfg.kernel);
 	d->watch_by_step = vm->on_pvm;
 	pthread_mutex_init(&d->watch_lock, NULL);
 	d->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -359,20 +406,38 @@ static int cpu_ctx(struct vm *vm, int cpu, struct pw_ctx *ctx)
 	return 0;
 }
 
+/* A guest-virtual address through CTX's paging, or with paging off through the ELF's load map. */
+static int translate(struct vm *vm, const struct pw_ctx *ctx, uint64_t gva, uint64_t *gpa)
+{
+	const struct debug *d = dbg_of(vm);
+	struct pw_result res;
+	int r;
+
+	for (int i = 0; d && !(ctx->cr0 & PW_CR0_PG) && i < d->nsegs; i++) {
+		if (gva - d->segs[i].vaddr < d->segs[i].memsz) {
+			*gpa = d->segs[i].paddr + (gva - d->segs[i].vaddr);
+			return 0;
+		}
+	}
+	r = pw_translate(&vm->mem, ctx, gva, &res);
+	if (r)
+		return r;
+	*gpa = res.gpa;
+	return 0;
+}
+
 static int virt_to_phys(struct vm *vm, int cpu, uint64_t gva, uint64_t *gpa)
 {
 	struct pw_ctx ctx;
-	struct pw_result res;
 	int r = cpu_ctx(vm, cpu, &ctx);
 
 	if (r)
 		return r;
-	r = pw_translate(&vm->mem, &ctx, gva, &res);
+	r = translate(vm, &ctx, gva, gpa);
 	if (r)
 		return r;
-	if (!gm_is_ram(&vm->mem, res.gpa, 1))
+	if (!gm_is_ram(&vm->mem, *gpa, 1))
 		return -EFAULT;
-	*gpa = res.gpa;
 	return 0;
 }
 
@@ -983,16 +1048,14 @@ uint64_t debug_read_virt(struct vm *vm, int cpu, uint64_t gva, void *dst, uint64
 	if (cpu_ctx(vm, cpu, &ctx))
 		return 0;
 	while (done < len) {
-		struct pw_result res;
-		uint64_t va = gva + done;
+		uint64_t va = gva + done, gpa;
 		uint64_t n = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
 
 		if (n > len - done)
 			n = len - done;
-		if (pw_translate(&vm->mem, &ctx, va, &res) ||
-		    gm_read(&vm->mem, res.gpa, (uint8_t *)dst + done, n))
+		if (translate(vm, &ctx, va, &gpa) || gm_read(&vm->mem, gpa, (uint8_t *)dst + done, n))
 			break;
-		hide_bps(d, res.gpa, (uint8_t *)dst + done, n);
+		hide_bps(d, gpa, (uint8_t *)dst + done, n);
 		done += n;
 	}
 	return done;
@@ -1007,16 +1070,15 @@ uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src,
 	if (cpu_ctx(vm, cpu, &ctx))
 		return 0;
 	while (done < len) {
-		struct pw_result res;
-		uint64_t va = gva + done;
+		uint64_t va = gva + done, gpa;
 		uint64_t n = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
 		uint8_t *p;
 
 		if (n > len - done)
 			n = len - done;
-		if (pw_translate(&vm->mem, &ctx, va, &res))
+		if (translate(vm, &ctx, va, &gpa))
 			break;
-		p = gm_ptr(&vm->mem, res.gpa, n);
+		p = gm_ptr(&vm->mem, gpa, n);
 		if (!p)
 			break;
 		memcpy(p, (const uint8_t *)src + done, n);
@@ -1024,9 +1086,9 @@ uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src,
 		for (int i = 0; d && i < DEBUG_MAX_SW_BPS; i++) {
 			struct debug_sw_bp *bp = &d->sw[i];
 
-			if (bp->used && bp->gpa >= res.gpa && bp->gpa < res.gpa + n) {
-				bp->orig = p[bp->gpa - res.gpa];
-				p[bp->gpa - res.gpa] = 0xcc;
+			if (bp->used && bp->gpa >= gpa && bp->gpa < gpa + n) {
+				bp->orig = p[bp->gpa - gpa];
+				p[bp->gpa - gpa] = 0xcc;
 			}
 		}
 		done += n;

@@ -586,7 +586,9 @@ static void builtin_monitor(struct gdbstub *g, const char *cmd, char **out)
 		r = debug_kaslr_slide(g->vm, &slide);
 		if (r)
 			r = asprintf(out, "kaslr: slide unknown: %s\n",
-				     r == -ENOENT ? "no entry_SYSCALL_64 symbol" : strerror(-r));
+				     r == -ENOENT   ? "no entry_SYSCALL_64 symbol"
+				     : r == -EAGAIN ? "MSR_LSTAR is not set yet (the kernel is early in boot)"
+						    : strerror(-r));
 		else
 			r = asprintf(out, "kaslr: slide %s0x%llx\n", slide < 0 ? "-" : "",
 				     (unsigned long long)(slide < 0 ? -slide : slide));
@@ -615,7 +617,8 @@ static void handle_rcmd(struct gdbstub *g, const char *hex)
 		return reply_err(g, EINVAL);
 	}
 	cmd[n / 2] = 0;
-	if (g->monitor)
+	/* The REPL has no `kaslr`: the stub answers it itself (spec: `monitor kaslr`). */
+	if (g->monitor && strcmp(cmd, "kaslr"))
 		g->monitor(g->opaque, cmd, &out);
 	else
 		builtin_monitor(g, cmd, &out);
