@@ -117,7 +117,7 @@ def regs(t):
     cmd(b"Hg%x" % t); return cmd(b"p10")
 r1 = [regs(1), regs(2)]
 s.sendall(b"vCont;c".join([b"$", b"#" + csum(b"vCont;c")]))
-time.sleep(0.5)
+time.sleep(2.0)  # long enough for both vCPUs to run on a loaded host
 s.sendall(b"\x03")
 stop = recv().decode()
 print("interrupt", stop)
