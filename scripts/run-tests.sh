@@ -15,12 +15,14 @@ scripts/deps.sh build test >/dev/null || { echo "run-tests: cannot install the t
 
 declare -a summary
 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 tier() {
 	local name=$1; shift
 	[[ -z $only || $only == "$name" ]] || return 0
 	local start=$SECONDS
 	echo "=== tier $name"
-	if "$@"; then
+	if "$@" 2>&1 | tee -a "$log"; (( PIPESTATUS[0] == 0 )); then
 		summary+=("tier $name: ok ($((SECONDS - start))s)")
 	else
 		summary+=("tier $name: FAILED ($((SECONDS - start))s)")
@@ -37,4 +39,8 @@ tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/lin
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
+# prove's own counts, added over the tiers: "Files=N, Tests=T" and "Tests: T Failed: F".
+total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$log" | awk -F= '{s += $3} END {print s + 0}')
+bad=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+' "$log" | awk '{s += $4} END {print s + 0}')
+echo "tests: $((total - bad)) passed, $bad failed"
 exit $failed
