@@ -10,13 +10,13 @@
 #define MAX_ARGS 32
 
 static const char *const known_keys[] = {
-	"mode",  /* hello | triple | loop | echo | panic | fault | vcon | vcon-wake | vcon-stay | vcon-bench */
+	"mode",  /* hello | triple | loop | echo | panic | fault | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset */
 	"cpus",  /* at most this many CPUs, the BSP included */
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
 	/* virtio-console modes (vcon_modes.c) */
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
-	"irq", "ports", "crc_max", "linger", "kick",
+	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",
 };
 
 static char cmdline[CMDLINE_MAX]; /* as given */

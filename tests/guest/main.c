@@ -12,11 +12,11 @@
 
 enum mode {
 	MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT,
-	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH,
+	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH, MODE_VCON_RESET,
 };
 static const char *const mode_names[] = {
 	"hello", "triple", "loop", "echo", "panic", "fault",
-	"vcon", "vcon-wake", "vcon-stay", "vcon-bench",
+	"vcon", "vcon-wake", "vcon-stay", "vcon-bench", "vcon-reset",
 };
 
 static enum mode mode;
@@ -283,6 +283,7 @@ void tg_main(uint32_t start_info_pa)
 	case MODE_VCON_WAKE:
 	case MODE_VCON_STAY:
 	case MODE_VCON_BENCH:
+	case MODE_VCON_RESET:
 		tg_vcon_main(mode_names[mode]);
 		break;
 	case MODE_FAULT:

@@ -551,6 +551,143 @@ static void bad_status(struct vcon *v)
 	alive_check(v, 2);
 }
 
+/*
+ * vcon-reset: a reboot in the middle of a frame stream on port 1. Every frame's payload starts
+ * with its sequence number (u32, little-endian). Frames [reset_at, reset_at + held) are
+ * published into the tx ring without a notify, as a kernel that reboots leaves them; then
+ * the driver resets the device (Status <- 0), probes it again from scratch as the next
+ * kernel would, and sends the rest. The spec's reset rule has the device capture the held
+ * chains, so the host must see every sequence number once, in order.
+ */
+struct seq_frame {
+	uint8_t *wire; /* header, then payload */
+	uint32_t len;  /* payload bytes */
+};
+
+static struct seq_frame *make_seq_frames(uint32_t k)
+{
+	struct seq_frame *f = tg_dma_alloc(sizeof(*f) * k, 16);
+
+	if (!f)
+		return NULL;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t len = 4 + (i * 397) % 1500;
+		uint8_t *w = tg_dma_alloc(16 + len, 16);
+		if (!w)
+			return NULL;
+		frame_le32_put(w + 16, i);
+		memcpy(w + 20, pattern + (i * 131) % PAT_PERIOD, len - 4);
+		frame_encode_hdr(w, i + 1 == k ? FRAME_TYPE_EXIT : FRAME_TYPE_TEST, w + 16, len);
+		f[i].wire = w;
+		f[i].len = len;
+	}
+	return f;
+}
+
+static int add_seq_frame(struct tg_vq *vq, const struct seq_frame *f)
+{
+	struct tg_seg s[2] = { { f->wire, 16, false }, { f->wire + 16, f->len, false } };
+	return tg_vq_add(vq, s, 2, f->wire);
+}
+
+/* Frames [from, to) on port 1, a kick after each; returns once the device has used them all. */
+static int send_seq_frames(struct vcon *v, const struct seq_frame *f, uint32_t from, uint32_t to)
+{
+	struct tg_vq *vq = v->port[1].tx;
+	uint64_t last = tg_now_us();
+
+	for (uint32_t i = from; i < to || vq->num_free != vq->num;) {
+		if (vcon_reclaim_tx(v, 1) > 0) {
+			last = tg_now_us();
+			continue;
+		}
+		if (i < to && vq->num_free >= 2) {
+			add_seq_frame(vq, &f[i++]);
+			tg_vq_kick(vq);
+			last = tg_now_us();
+			continue;
+		}
+		vcon_poll_ctl(v);
+		if (tg_now_us() - last > WAIT_US(30)) {
+			tg_printf("tg: vcon reset: port 1 tx stuck at frame %u of %u\n", i, to);
+			return -1;
+		}
+		vcon_idle(v);
+	}
+	return 0;
+}
+
+static void run_reset(struct vcon *v)
+{
+	uint32_t k = (uint32_t)tg_arg_num("frames", 32);
+	uint32_t at, held, crc = 0;
+	uint64_t total = 0;
+	bool irq = v->dev.irq_on;
+
+	if (k == 0 || k > 4096)
+		k = 32;
+	at = (uint32_t)tg_arg_num("reset_at", k / 2);
+	if (at > k)
+		at = k;
+	held = (uint32_t)tg_arg_num("held", 8);
+	if (held > k - at)
+		held = k - at;
+	if (held > 64) /* two descriptors each: half the ring, and far below the 256 KiB drain cap */
+		held = 64;
+	if (v->nports < 2 || !v->port[1].added) {
+		tg_printf("tg: vcon reset: port 1 not there\n");
+		finish(v);
+	}
+	struct seq_frame *f = make_seq_frames(k);
+	if (!f) {
+		tg_printf("tg: vcon reset: out of DMA memory for %u frames\n", k);
+		finish(v);
+	}
+	for (uint32_t i = 0; i < k; i++) {
+		crc = frame_crc32_update(crc, f[i].wire, 16 + f[i].len);
+		total += 16 + f[i].len;
+	}
+	tg_printf("tg: vcon reset plan frames=%u reset_at=%u held=%u\n", k, at, held);
+
+	vcon_open_port(v, 1, true);
+	if (send_seq_frames(v, f, 0, at) < 0)
+		finish(v);
+
+	struct tg_vq *vq = v->port[1].tx;
+	for (uint32_t i = at; i < at + held; i++) {
+		add_seq_frame(vq, &f[i]);
+		tg_vq_publish(vq);
+	}
+	tg_printf("tg: vcon reset: frames %u..%u published on port 1 tx without notify\n", at,
+		  at + held);
+	/* Let any interrupt from the frames sent so far land, so the count below is the reset's own. */
+	tg_udelay(20000);
+	uint64_t irqs0 = v->dev.irqs;
+	uint16_t used0 = vq->used->idx;
+	tg_vdev_write(&v->dev, VIRTIO_MMIO_STATUS, 0);
+	uint32_t st = tg_vdev_status(&v->dev);
+	tg_udelay(20000);
+	tg_printf("tg: vcon reset status=0x%x port 1 tx held=%u returned=%u irqs=%lu\n", st, held,
+		  (uint16_t)(vq->used->idx - used0), v->dev.irqs - irqs0);
+
+	/* The next kernel knows nothing of this one: a fresh probe, fresh rings. */
+	if (vcon_probe(v, irq) < 0) {
+		tg_printf("tg: vcon reset: probe after reset failed\n");
+		finish(v);
+	}
+	vcon_handshake(v, (uint32_t)tg_arg_num("ports", v->nports), WAIT_US(10));
+	if (v->nports < 2 || !v->port[1].added) {
+		tg_printf("tg: vcon reset: port 1 gone after reset\n");
+		finish(v);
+	}
+	tg_printf("tg: vcon reset: probed again\n");
+	vcon_open_port(v, 1, true);
+	if (send_seq_frames(v, f, at + held, k) < 0)
+		finish(v);
+	tg_printf("tg: vcon port 1 reset frames=%u bytes=%lu crc=0x%08x\n", k, total, crc);
+	finish(v);
+}
+
 int tg_vcon_main(const char *mode)
 {
 	struct vcon *v = &tg_vcon;
@@ -569,6 +706,8 @@ int tg_vcon_main(const char *mode)
 		run_wake(v);
 	if (!strcmp(mode, "vcon-bench"))
 		run_bench(v);
+	if (!strcmp(mode, "vcon-reset"))
+		run_reset(v);
 	if (bad) {
 		if (v->nports < 3 || !v->port[1].added || !v->port[2].added) {
 			tg_printf("tg: vcon bad=%s needs ports 1 and 2\n", bad);
