@@ -216,6 +216,13 @@ static int decode_0f(struct insn_cursor *c, struct insn *in, bool p66)
 		if (in->rep || in->repne || decode_modrm(c, in) || in->mod == 3)
 			return -1;
 		return decode_0f_c7_mem(in, w, p66);
+	case 0x6e:
+	case 0x7e:
+		/* 66 0F 6E/7E: movd/movq with an XMM register (without 66: MMX; F3 0F 7E: movq xmm). */
+		if (in->repne || decode_modrm(c, in))
+			return -1;
+		set_kind(in, INSN_SSE_MOV, (w || in->rep) ? "movq" : "movd", false);
+		return 0;
 	case 0x03:
 		if (in->rep || in->repne || decode_modrm(c, in))
 			return -1;

@@ -36,6 +36,7 @@ enum insn_kind {
 	INSN_WRPKRU,	 /* not completed */
 	INSN_UD2,	 /* the guest's own BUG(): never completed */
 	INSN_LSL,	 /* load segment limit: Linux's paranoid_entry reads the CPU number with it */
+	INSN_SSE_MOV,	 /* movd/movq between a GPR or memory and an XMM/MMX register: named only */
 };
 
 /* Segment numbers in seg_override (x86 encoding order). */

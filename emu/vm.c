@@ -383,9 +383,10 @@ static char *build_cmdline(struct vm *vm)
 	}
 	if (is_linux && vm->on_pvm && vm->cfg.pvm_workarounds) {
 		if (!cmdline_has(cmdline, "clearcpuid="))
-			cmdline_add(&cmdline, "clearcpuid=cx16,xsave,smap,popcnt",
+			cmdline_add(&cmdline, "clearcpuid=cx16,xsave,smap,popcnt,ssse3",
 				    "this KVM is PVM, whose instruction emulator lacks cmpxchg16b, "
-				    "xrstor, clac and popcnt (--no-pvm-workarounds to keep them)");
+				    "xrstor, clac, popcnt and SSE register moves (Debian's kernel "
+				    "uses SSSE3 for BLAKE2s) (--no-pvm-workarounds to keep them)");
 		if (vm->cfg.initrd && !cmdline_has(cmdline, "rdinit=") &&
 		    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run="))
 			cmdline_add(&cmdline, "rdinit=/idle",
@@ -396,6 +397,26 @@ static char *build_cmdline(struct vm *vm)
 }
 
 /* --- boot ---------------------------------------------------------------- */
+
+/*
+ * Symbols name the instruction a crash report points at: the kernel ELF's
+ * .symtab, or, for a stripped vmlinux (Debian's, cut out of its bzImage), the
+ * System.map next to it.
+ */
+static void load_kernel_symbols(struct vm *vm)
+{
+	char serr[256], *map = NULL;
+	const char *slash = strrchr(vm->cfg.kernel, '/');
+
+	if (vm->boot.is_elf && symtab_load(&vm->syms, vm->cfg.kernel, serr, sizeof(serr)) > 0)
+		return;
+	if (asprintf(&map, "%.*sSystem.map", slash ? (int)(slash - vm->cfg.kernel + 1) : 0,
+		     vm->cfg.kernel) < 0)
+		return;
+	if (access(map, R_OK) == 0 && symtab_load(&vm->syms, map, serr, sizeof(serr)) > 0)
+		log_info("symbols from %s", map);
+	free(map);
+}
 
 int vm_load(struct vm *vm, char *err, size_t errlen)
 {
@@ -424,12 +445,7 @@ int vm_load(struct vm *vm, char *err, size_t errlen)
 	r = loader_load(&vm->mem, &args, &vm->boot, err, errlen);
 	if (r)
 		return r;
-	if (vm->boot.is_elf) {
-		char serr[256];
-
-		if (symtab_load(&vm->syms, vm->cfg.kernel, serr, sizeof(serr)) < 0)
-			log_debug("no symbols from %s: %s", vm->cfg.kernel, serr);
-	}
+	load_kernel_symbols(vm);
 	log_debug("kernel command line: %s", vm->cmdline);
 	return 0;
 }

@@ -599,6 +599,22 @@ static void put64(struct fixture *f, uint64_t gpa, uint64_t v)
 }
 
 /* Linux's paranoid_entry: lsl of its per-CPU CPUNODE segment (GDT entry 15, RPL 3). */
+/* Debian's kernel dies here on PVM (blake2s_compress_ssse3): named, not completed. */
+static void test_sse_mov_named(void **state)
+{
+	struct insn in;
+	static const uint8_t movd[] = { 0x66, 0x44, 0x0f, 0x6e, 0xf9 }; /* movd %ecx,%xmm15 */
+	static const uint8_t movq[] = { 0x66, 0x48, 0x0f, 0x7e, 0xc0 }; /* movq %xmm0,%rax */
+
+	assert_int_equal(insn_decode(movd, sizeof(movd), 64, &in), 0);
+	assert_int_equal(in.kind, INSN_SSE_MOV);
+	assert_string_equal(in.name, "movd");
+	assert_int_equal(in.len, 5);
+	assert_false(in.completable);
+	assert_int_equal(insn_decode(movq, sizeof(movq), 64, &in), 0);
+	assert_string_equal(in.name, "movq");
+}
+
 static void test_lsl(void **state)
 {
 	struct fixture *f = *state;
@@ -742,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_decode_length_limit),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_gpr_map),
+		cmocka_unit_test(test_sse_mov_named),
 		cmocka_unit_test_setup_teardown(test_int3, setup, teardown_fixture),
 		cmocka_unit_test_setup_teardown(test_lsl, setup, teardown_fixture),
 		cmocka_unit_test_setup_teardown(test_fwait, setup, teardown_fixture),
