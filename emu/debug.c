@@ -70,6 +70,7 @@ struct debug {
 	bool watch_by_step;
 	bool wstep[VM_MAX_CPUS];
 	pthread_mutex_t watch_lock;
+	pthread_mutex_t step_lock; /* one stepping vCPU at a time while wstep (debug_serial_begin) */
 
 	/*
 	 * Breakpoint tables: changed by the main thread only while every vCPU
@@ -148,6 +149,7 @@ int debug_init(struct vm *vm)
 	load_segments(d, vm->cfg.kernel);
 	d->watch_by_step = vm->on_pvm;
 	pthread_mutex_init(&d->watch_lock, NULL);
+	pthread_mutex_init(&d->step_lock, NULL);
 	d->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (d->event_fd < 0) {
 		free(d);
@@ -175,6 +177,7 @@ void debug_free(struct vm *vm)
 		evloop_del(d->loop, d->event_fd);
 	close(d->event_fd);
 	pthread_mutex_destroy(&d->watch_lock);
+	pthread_mutex_destroy(&d->step_lock);
 	vm->debug = NULL;
 	free(d);
 }
@@ -894,6 +897,23 @@ bool debug_handle_int3(struct vcpu *v)
 						 .slot = -1, .addr = bp->addr, .pc = pc },
 		    gpa);
 	return true;
+}
+
+bool debug_serial_begin(struct vcpu *v)
+{
+	struct debug *d = v->vm->debug;
+
+	/* wstep changes only while every vCPU is parked (apply_all). */
+	if (!d || !d->wstep[v->id])
+		return false;
+	pthread_mutex_lock(&d->step_lock);
+	return true;
+}
+
+void debug_serial_end(struct vcpu *v, bool held)
+{
+	if (held)
+		pthread_mutex_unlock(&v->vm->debug->step_lock);
 }
 
 bool debug_vcpu_held(struct vcpu *v)

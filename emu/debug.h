@@ -164,5 +164,12 @@ bool debug_handle_exit(struct vcpu *v);
 bool debug_handle_int3(struct vcpu *v);
 /* Called with vm->lock held: V must stay parked though the VM is not paused. */
 bool debug_vcpu_held(struct vcpu *v);
+/*
+ * Around one KVM_RUN and its exit: while a write watchpoint is emulated by
+ * single-stepping (PVM), vCPUs step one at a time, so the vCPU that sees the
+ * watched bytes change after its step is the one that wrote them.
+ */
+bool debug_serial_begin(struct vcpu *v);
+void debug_serial_end(struct vcpu *v, bool held);
 
 #endif

@@ -333,7 +333,12 @@ void *vcpu_thread(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (wait_while_paused(v)) {
+		/* A watchpoint emulated by stepping runs one vCPU at a time (debug.c). */
+		bool serial = debug_serial_begin(v);
+		bool go_on;
+
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			debug_serial_end(v, serial);
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_err("cpu%d: KVM_RUN: %s", v->id, strerror(errno));
@@ -341,7 +346,9 @@ void *vcpu_thread(void *arg)
 			       strerror(errno));
 			break;
 		}
-		if (!handle_exit(v))
+		go_on = handle_exit(v);
+		debug_serial_end(v, serial);
+		if (!go_on)
 			break;
 	}
 	pthread_mutex_lock(&v->vm->lock);
