@@ -3,7 +3,7 @@
 #   make run        build, fetch and build the Linux guest, boot it with the REPL
 #   make check      install what is missing, build, run every test tier
 #   make bench      side-by-side figures (installs QEMU when missing)
-#   make fuzz       libFuzzer targets (clang)
+#   make fuzz       libFuzzer targets (clang), once tests/fuzz/ has them
 #   SANITIZE=1      build with ASan and UBSan (objects kept apart from the plain build)
 
 BUILD    := build
@@ -90,7 +90,8 @@ bench: all
 	scripts/bench.sh
 
 fuzz:
-	$(MAKE) -f tests/fuzz/fuzz.mk
+	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) -f tests/fuzz/fuzz.mk; \
+	else echo "make fuzz: no libFuzzer targets yet (tests/fuzz/ is empty)" >&2; exit 2; fi
 
 install: $(BUILD)/vmdbg
 	install -D -m 755 $(BUILD)/vmdbg $(DESTDIR)$(PREFIX)/bin/vmdbg
