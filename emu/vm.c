@@ -494,12 +494,7 @@ static bool all_parked(struct vm *vm)
 
 int vm_pause(struct vm *vm)
 {
-	pthread_mutex_lock(&vm->lock);
-	vm->pause_depth++;
-	pthread_mutex_unlock(&vm->lock);
-	for (int i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].run)
-			vcpu_kick(&vm->vcpus[i]);
+	vm_request_pause(vm);
 	pthread_mutex_lock(&vm->lock);
 	while (!all_parked(vm))
 		pthread_cond_wait(&vm->cond, &vm->lock);

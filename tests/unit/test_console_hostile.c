@@ -16,17 +16,6 @@
 
 #define KiB 1024u
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 /* The device still works: registers answer and an untouched port still carries data. */
 static void assert_alive(struct vqh *h, unsigned good_port)
@@ -290,7 +279,7 @@ static void test_tiny_queue_sizes_work(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_descriptor_loop_stops_the_queue_and_is_reported),
 		T(test_next_out_of_range_on_rx_is_reported),
 		T(test_huge_tx_length_is_capped_not_allocated),

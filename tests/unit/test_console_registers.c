@@ -10,17 +10,6 @@
 
 #include "vq_harness.h"
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 static void test_identity_is_virtio_mmio_v2_console(void **state)
 {
@@ -205,7 +194,7 @@ static void test_queue_mapping_for_ports(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_identity_is_virtio_mmio_v2_console),
 		T(test_features_are_exactly_version1_and_multiport),
 		T(test_config_max_nr_ports_is_3_at_offset_4),

@@ -13,17 +13,6 @@
 
 #define KiB 1024u
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 static void publish_tx(struct vqh *h, unsigned port, const char *s)
 {
@@ -221,7 +210,7 @@ static void test_reset_is_reported_as_a_status_event(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_reset_clears_state_but_keeps_host_tx_buffers),
 		T(test_reset_captures_published_tx_without_irq_or_wake),
 		T(test_reset_capture_has_the_same_caps),

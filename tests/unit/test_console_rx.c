@@ -11,17 +11,6 @@
 
 #include "vq_harness.h"
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 static size_t pending(struct vqh *h, unsigned port)
 {
@@ -377,7 +366,7 @@ static void test_rx_no_interrupt_flag_is_honoured(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_port0_rx_delivers_into_posted_buffer),
 		T(test_rx_waits_for_driver_ok_then_port0_flows),
 		T(test_port1_rx_waits_for_multiport),

@@ -11,17 +11,6 @@
 
 #include "vq_harness.h"
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 static void test_driver_ok_without_multiport_warns(void **state)
 {
@@ -155,7 +144,7 @@ static void test_strict_mode_flag_reaches_the_transport(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_driver_ok_without_multiport_warns),
 		T(test_driver_ok_with_multiport_is_quiet),
 		T(test_each_accepted_status_write_is_an_event),

@@ -13,17 +13,6 @@
 
 #define KiB 1024u
 
-static int setup(void **state)
-{
-	*state = vqh_new();
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	vqh_free(*state);
-	return 0;
-}
 
 /* A one-descriptor chain of LEN bytes of FILL on PORT's tx queue (no notify). */
 static uint16_t post_tx(struct vqh *h, unsigned port, uint32_t len, uint8_t fill)
@@ -389,7 +378,7 @@ static void test_tx_counters_and_irq_per_notify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+#define T(x) cmocka_unit_test_setup_teardown(x, vqh_setup, vqh_teardown)
 		T(test_port0_tx_lands_in_port0_buffer),
 		T(test_each_port_routes_to_its_own_buffer),
 		T(test_port1_wakes_console_group_port2_wakes_stats_group),

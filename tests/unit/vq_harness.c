@@ -383,3 +383,15 @@ void vqh_handshake(struct vqh *h)
 		vqh_ctl_send(h, p, VIRTIO_CONSOLE_PORT_READY, 1);
 	vqh_ctl_send(h, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
 }
+
+int vqh_setup(void **state)
+{
+	*state = vqh_new();
+	return *state ? 0 : -1;
+}
+
+int vqh_teardown(void **state)
+{
+	vqh_free(*state);
+	return 0;
+}

@@ -123,4 +123,8 @@ void vqh_log_reset(struct vqh *h);
 /* Full Linux-like handshake: init, ctl buffers, DEVICE_READY, PORT_READY x3, PORT_OPEN(0). */
 void vqh_handshake(struct vqh *h);
 
+/* cmocka fixtures: *state is a fresh vqh_new() harness, freed afterwards. */
+int vqh_setup(void **state);
+int vqh_teardown(void **state);
+
 #endif
