@@ -3,14 +3,15 @@
 # through its whole init, both vCPUs from the ACPI MADT, the right memory size,
 # the ACPI tables in its log; it then idles on /idle until the test ends the run.
 source "$(dirname "$0")/../lib.sh"
-plan 12
+plan 14
 
 KERNEL=$LINUX_KERNEL
 INITRD=$LINUX_INITRD
 BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-900}
 
 start=$SECONDS
-start_vm "$TMP/linux" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M
+start_vm "$TMP/linux" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M \
+	--serial2 file:"$TMP/com2" --append "console=ttyS1 console=ttyS0"
 wait_for "$TMP/linux" 'Run /(init|idle) as init process' "$BOOT_TIMEOUT"
 ok $? "the kernel runs its whole init and starts /init"
 boot_s=$((SECONDS - start))
@@ -29,6 +30,8 @@ sleep 5
 kill -0 "$VM_PID" 2>/dev/null
 ok $? "the guest stays up on /idle"
 unlike "$TMP/linux" 'Kernel panic|KVM cannot emulate' "no panic and no unhandled instruction"
+like "$TMP/linux" 'serial8250: ttyS1 at I/O 0x2f8 \(irq = 3' "the kernel finds COM2 at 0x2f8, IRQ 3"
+like "$TMP/com2" 'Run /(init|idle) as init process' "--serial2 file: the kernel's console on ttyS1 lands in the file"
 stop_vm
 is "$RC" 0 "ending the run with SIGTERM exits 0"
 diag "user-space checks (ready marker, a shell over ttyS0, power-off from the guest) cannot run on this KVM: guest user space cannot make system calls under PVM (see PLATFORM.md); the test guest covers the same paths"
