@@ -190,7 +190,12 @@ const struct cmd_def cmd_inject_table[] = {
 	  "    PORT_NAME, or a number.",
 	  2, 4, "event", CMD_F_INJECT, cmd_ctl_send },
 	{ "wake", NULL, "wake BYTE|dump|shutdown|bpf-done|accessor-ready",
-	  "one wake byte into port 0's input", "wake dump", NULL, 1, 1,
+	  "one wake byte into port 0's input", "wake dump",
+	  "    0xD1 dump (SysRq-D), 0xD3 shutdown, 0xBF bpf-write-done, 0xAC accessor-ready, or any\n"
+	  "    byte. If a wake byte seems to do nothing, suspect the guest agent's /dev/hvc0 in\n"
+	  "    canonical mode: a lone byte without a newline never becomes readable there; the\n"
+	  "    agent must read hvc0 in raw mode. `port list` shows whether the byte was delivered.",
+	  1, 1,
 	  "words:dump,shutdown,bpf-done,accessor-ready", CMD_F_INJECT, cmd_wake },
 	{ "port send", NULL, "port send N TEXT|hex:BYTES", "queue host -> guest bytes on port N",
 	  "port send 2 \"hello\\n\"",
