@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd_priv.h"
+#include "gdbstub/gdbstub.h"
 #include "emu/log.h"
 #include "script.h"
 #include "session.h"
@@ -597,6 +598,16 @@ void cmd_flush_notices(struct cmd_state *cs)
 	cs->bo_refs += refs;
 	if (text)
 		cmd_emit(cs->s, text);
+	/*
+	 * A device-event breakpoint stops an attached gdb too (spec/gdbstub.md): the
+	 * stub reports it with an 'O' packet and takes the stop, so gdb's continue
+	 * resumes the VM; the break-on pauses are handed over to it.
+	 */
+	if (refs > 0 && cs->s->gdb &&
+	    gdb_report_event_stop(cs->s->gdb, 0, text ? text : "a device event")) {
+		for (; refs > 0 && cs->bo_refs > 0; refs--, cs->bo_refs--)
+			vm_resume(&cs->s->vm);
+	}
 	free(text);
 }
 

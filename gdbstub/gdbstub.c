@@ -195,21 +195,22 @@ static void do_interrupt(struct gdbstub *g)
 	send_stop(g, &ev);
 }
 
-void gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what)
+bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what)
 {
 	char msg[512];
 	struct debug_event ev = { .reason = DEBUG_STOP_INTERRUPT, .cpu = cpu, .slot = -1 };
 
 	if (!g || g->client_fd < 0)
-		return;
+		return false;
 	debug_stop_all(g->vm);
 	debug_clear_events(g->vm);
 	if (!g->running)
-		return;
+		return true;
 	snprintf(msg, sizeof(msg), "vmdbg: stopped on %s\n", what ? what : "a device event");
 	reply_hex_text(g, 'O', msg, strlen(msg));
 	ev.reason = DEBUG_STOP_TRAP;
 	send_stop(g, &ev);
+	return true;
 }
 
 static void resume(struct gdbstub *g, const enum debug_action *acts)

@@ -34,6 +34,7 @@ void gdb_stop(struct gdbstub *g);
  * the debugger's stop reference (debug_stop_all), so gdb's continue resumes the
  * VM; a caller that also holds a vm_pause must drop it itself.
  */
-void gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what);
+/* Returns true when an attached gdb now holds the stop (its continue resumes the VM). */
+bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what);
 
 #endif

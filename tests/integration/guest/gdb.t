@@ -72,7 +72,7 @@ for i in range(100):
 print("stepped-through: " + " ".join(sorted(names)))
 ' -ex 'detach'
 like "$TMP/s3" '^stepped-through: .*tg_loop' "stepi x100 stays in tg_loop's code"
-unlike "$TMP/s3" '^stepped-through: .*(isr|irq|THREAD-SWITCH)' "stepi x100 never lands in an interrupt handler nor switches thread"
+unlike "$TMP/s3" '^stepped-through: .*(tg_isr|tg_trap|timer_irq|com1_irq|THREAD-SWITCH)' "stepi x100 never lands in an interrupt handler nor switches thread"
 
 # Session 4: watchpoints.
 gdbrun "$TMP/s4" -ex 'watch tg_counter' -ex 'continue' -ex 'x/i $pc' -ex 'python
