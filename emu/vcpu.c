@@ -298,7 +298,6 @@ static bool handle_exit(struct vcpu *v)
 static bool wait_while_paused(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	bool parked_once = false;
 
 	pthread_mutex_lock(&vm->lock);
 	/* debug_vcpu_held: a vCPU gdb leaves stopped while others run (debug.c). */
@@ -306,7 +305,6 @@ static bool wait_while_paused(struct vcpu *v)
 		if (!v->parked) {
 			v->parked = true;
 			pthread_cond_broadcast(&vm->cond);
-			parked_once = true;
 			/* The guest must not count the pause as a soft lockup. */
 			if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
 				log_debug("cpu%d: KVM_KVMCLOCK_CTRL: %s", v->id, strerror(errno));
@@ -320,7 +318,6 @@ static bool wait_while_paused(struct vcpu *v)
 	if (!vm->ending)
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&vm->lock);
-	(void)parked_once;
 	return !vm_ended(vm);
 }
 

@@ -109,36 +109,37 @@ static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* One KVM memory slot over part of the host mapping. */
+static int set_region(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint8_t *host)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
 static int setup_memory(struct vm *vm, char *err, size_t errlen)
 {
-	struct kvm_userspace_memory_region low = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->mem.low_size,
-		.userspace_addr = (uintptr_t)vm->mem.host,
-	};
 	int r = gm_init(&vm->mem, vm->cfg.mem_size);
 
 	if (r)
 		return set_err(err, errlen, r, "cannot map %llu bytes of guest RAM: %s",
 			       (unsigned long long)vm->cfg.mem_size, strerror(-r));
-	low.memory_size = vm->mem.low_size;
-	low.userspace_addr = (uintptr_t)vm->mem.host;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
-		return set_err(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION (low RAM): %s",
-			       strerror(errno));
+	r = set_region(vm, 0, 0, vm->mem.low_size, vm->mem.host);
+	if (r)
+		return set_err(err, errlen, r, "KVM_SET_USER_MEMORY_REGION (low RAM): %s",
+			       strerror(-r));
 	if (gm_high_size(&vm->mem)) {
-		struct kvm_userspace_memory_region high = {
-			.slot = 1,
-			.guest_phys_addr = LAYOUT_RAM_HIGH_START,
-			.memory_size = gm_high_size(&vm->mem),
-			.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size),
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &high) < 0)
-			return set_err(err, errlen, -errno,
+		r = set_region(vm, 1, LAYOUT_RAM_HIGH_START, gm_high_size(&vm->mem),
+			       vm->mem.host + vm->mem.low_size);
+		if (r)
+			return set_err(err, errlen, r,
 				       "KVM_SET_USER_MEMORY_REGION (RAM above 4 GiB): %s",
-				       strerror(errno));
+				       strerror(-r));
 	}
 	return 0;
 }
