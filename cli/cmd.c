@@ -551,16 +551,17 @@ void cmd_emit(struct session *s, const char *text)
 	fflush(stdout);
 }
 
-void cmd_notice(struct cmd_state *cs, const char *fmt, ...)
+/*
+ * Queue a line for the main thread. A break-on stop queues its line and its pause
+ * reference under one lock, so the flush that reports the stop always has both.
+ */
+static void notice_add(struct cmd_state *cs, bool break_on_ref, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
 	int n;
 	uint64_t one = 1;
 
-	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n > sizeof(line) - 2)
@@ -577,10 +578,30 @@ void cmd_notice(struct cmd_state *cs, const char *fmt, ...)
 			cs->notices = p;
 		}
 	}
+	if (break_on_ref)
+		cs->bo_pending_refs++;
 	pthread_mutex_unlock(&cs->lock);
 	if (cs->notice_fd >= 0 && write(cs->notice_fd, &one, sizeof(one)) < 0) {
 		/* Already readable. */
 	}
+}
+
+void cmd_notice(struct cmd_state *cs, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	notice_add(cs, false, fmt, ap);
+	va_end(ap);
+}
+
+void cmd_notice_break_on(struct cmd_state *cs, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	notice_add(cs, true, fmt, ap);
+	va_end(ap);
 }
 
 void cmd_flush_notices(struct cmd_state *cs)

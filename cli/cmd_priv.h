@@ -157,6 +157,8 @@ int cmd_check_vm(struct cmd_ctx *c);
 void cmd_emit(struct session *s, const char *text);
 /* Queue a line from any thread; printed by the main thread. */
 void cmd_notice(struct cmd_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a break-on stop: the line and the vm_request_pause reference together. */
+void cmd_notice_break_on(struct cmd_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cmd_flush_notices(struct cmd_state *cs);
 
 /* Waits (cmd.c). */

@@ -120,7 +120,6 @@ bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, ch
 		}
 		if (hit) {
 			b->hits++;
-			cs->bo_pending_refs++;
 			snprintf(why, n, "break-on %d", b->num);
 		}
 	}
@@ -167,7 +166,7 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 		trace_out(cs, what);
 	if (cmd_break_on_match(cs, ev, why, sizeof(why))) {
 		vm_request_pause(&cs->s->vm);
-		cmd_notice(cs, "%s: %s: all vCPUs stopped (`resume` continues)", why, what);
+		cmd_notice_break_on(cs, "%s: %s: all vCPUs stopped (`resume` continues)", why, what);
 	} else {
 		uint64_t one = 1;
 
