@@ -112,6 +112,7 @@ static const struct {
 	{ cmd_exec_table, &cmd_exec_count },	 { cmd_mem_table, &cmd_mem_count },
 	{ cmd_virtio_table, &cmd_virtio_count }, { cmd_inject_table, &cmd_inject_count },
 	{ cmd_trace_table, &cmd_trace_count },	 { cmd_script_table, &cmd_script_count },
+	{ cmd_snapshot_table, &cmd_snapshot_count },
 };
 
 #define FOR_EACH_CMD(d)                                                          \

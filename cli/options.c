@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
-	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_VERSION,
+	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT,
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +40,11 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "no-pvm-workarounds", no_argument, NULL, OPT_NO_PVM },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "snapshot-at", required_argument, NULL, OPT_SNAP_AT },
+	{ "snapshot-at-symbol", required_argument, NULL, OPT_SNAP_AT_SYM },
+	{ "snapshot-file", required_argument, NULL, OPT_SNAP_FILE },
+	{ "snapshot-exit", no_argument, NULL, OPT_SNAP_EXIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -47,6 +54,7 @@ static const struct option long_opts[] = {
 void options_usage(FILE *out)
 {
 	fputs("usage: vmdbg --kernel FILE [options]\n"
+	      "       vmdbg --restore SNAPSHOT [options]\n"
 	      "  --kernel FILE        ELF kernel (vmlinux, PVH note or 64-bit entry) or bzImage\n"
 	      "  --initrd FILE        initial ramdisk\n"
 	      "  --append STR         kernel command line (default for Linux: console=ttyS0)\n"
@@ -63,6 +71,11 @@ void options_usage(FILE *out)
 	      "  --trace mmio,ctl,vq,irq[:FILE]   event trace\n"
 	      "  --virtio-cmdline     append virtio_mmio.device=... for kernels without ACPI\n"
 	      "  --no-pvm-workarounds do not add clearcpuid=/rdinit=/idle on PVM hosts\n"
+	      "  --restore FILE       resume the machine saved in snapshot FILE (no --kernel needed)\n"
+	      "  --snapshot-at REGEX  save a snapshot when a guest console line first matches\n"
+	      "  --snapshot-at-symbol SYM  save a snapshot when a vCPU first reaches kernel symbol SYM\n"
+	      "  --snapshot-file FILE where --snapshot-at* saves (default vmdbg.snap)\n"
+	      "  --snapshot-exit      end the run (exit 0) once that snapshot is saved\n"
 	      "  -v, --verbose        more messages (twice: debug)\n"
 	      "  -h, --help           this text\n"
 	      "exit status: 0 guest powered off or session ended, 1 script assertion or wait failed,\n"
@@ -215,6 +228,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_INITRD: o->initrd = optarg; break;
 		case OPT_APPEND: o->append = optarg; break;
 		case OPT_MEM:
+			o->mem_set = true;
 			if (parse_size(optarg, &o->mem_size))
 				return fail(err, errlen, "--mem '%s': expected a size such as 256M or 2G", optarg);
 			if (o->mem_size < MIN_MEM || o->mem_size > MAX_MEM)
@@ -223,6 +237,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 				return fail(err, errlen, "--mem '%s': must be a multiple of 4K", optarg);
 			break;
 		case OPT_CPUS:
+			o->cpus_set = true;
 			if (parse_int(optarg, 1, MAX_CPUS, &n))
 				return fail(err, errlen, "--cpus '%s': must be a whole number from 1 to %d",
 					    optarg, MAX_CPUS);
@@ -254,6 +269,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case OPT_VIRTIO_CMDLINE: o->virtio_cmdline = true; break;
 		case OPT_NO_PVM: o->pvm_workarounds = false; break;
+		case OPT_RESTORE: o->restore = optarg; break;
+		case OPT_SNAP_AT: o->snapshot_at = optarg; break;
+		case OPT_SNAP_AT_SYM: o->snapshot_at_symbol = optarg; break;
+		case OPT_SNAP_FILE: o->snapshot_file = optarg; break;
+		case OPT_SNAP_EXIT: o->snapshot_exit = true; break;
 		case 'v': o->verbose++; break;
 		case 'h': o->help = true; return 0;
 		case OPT_VERSION: o->version = true; return 0;
@@ -265,8 +285,30 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (!o->kernel)
-		return fail(err, errlen, "no kernel: use --kernel FILE (see --help)");
+	if (o->restore && (o->initrd || o->append || o->mem_set || o->cpus_set || o->cpuid))
+		return fail(err, errlen, "--restore: --initrd, --append, --mem, --cpus and --cpuid come "
+			    "from the snapshot and cannot be given with it");
+	if (!o->kernel && !o->restore)
+		return fail(err, errlen, "no kernel: use --kernel FILE or --restore SNAPSHOT (see --help)");
+	if (o->snapshot_at) {
+		regex_t re;
+		int rc = regcomp(&re, o->snapshot_at, REG_EXTENDED | REG_NOSUB);
+
+		if (rc) {
+			char why[128];
+
+			regerror(rc, &re, why, sizeof(why));
+			return fail(err, errlen, "--snapshot-at '%s': %s", o->snapshot_at, why);
+		}
+		regfree(&re);
+	}
+	if (o->snapshot_at_symbol && !*o->snapshot_at_symbol)
+		return fail(err, errlen, "--snapshot-at-symbol: empty symbol name");
+	if ((o->snapshot_file || o->snapshot_exit) && !o->snapshot_at && !o->snapshot_at_symbol)
+		return fail(err, errlen, "--snapshot-file and --snapshot-exit need --snapshot-at or "
+			    "--snapshot-at-symbol");
+	if (!o->snapshot_file)
+		o->snapshot_file = "vmdbg.snap";
 	if (o->gdb_wait && !o->gdb)
 		return fail(err, errlen, "--gdb-wait needs --gdb");
 	if (o->cpuid && cpuid_filter(NULL, o->cpuid, err, errlen))

@@ -29,6 +29,12 @@ struct options {
 	const char *trace;    /* mmio,ctl,vq,irq[:FILE] */
 	bool virtio_cmdline;
 	bool pvm_workarounds;
+	bool mem_set, cpus_set;       /* given on the command line (not with --restore) */
+	const char *restore;          /* snapshot to resume instead of booting */
+	const char *snapshot_at;      /* regex on the guest console */
+	const char *snapshot_at_symbol;
+	const char *snapshot_file;    /* where --snapshot-at* saves */
+	bool snapshot_exit;
 	int verbose;
 	bool help, version;
 };

@@ -15,6 +15,7 @@
 #include "cli/cmd.h"
 #include "cli/repl.h"
 #include "cli/script.h"
+#include "cli/snapshot.h"
 #include "gdbstub/gdbstub.h"
 
 static void write_all(int fd, const uint8_t *p, size_t len)
@@ -59,6 +60,7 @@ void session_guest_output(struct session *s, const uint8_t *buf, size_t len)
 		s->panic_at = now_ns();
 	if (s->on_console_output)
 		s->on_console_output(s, buf, len);
+	snapshot_console_output(s, buf, len);
 }
 
 void session_print(struct session *s, const char *fmt, ...)
@@ -326,6 +328,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 	int irqfd, r;
 
 	block_signals(&set);
+	if (o->restore && (r = snapshot_restore_config(s, &cfg, err, errlen)))
+		return r;
 	r = vm_create(&s->vm, &cfg, err, errlen);
 	if (r)
 		return r;
@@ -339,8 +343,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 	if (r < 0)
 		return snprintf(err, errlen, "cannot attach the console: %s", strerror(-r)), r;
 	console_set_irq(&s->console, raise_console_irq, (void *)(intptr_t)irqfd);
-	/* The kernel and initrd are checked before anything else is announced. */
-	r = vm_load(&s->vm, err, errlen);
+	/* The kernel and initrd (or the snapshot) are checked before anything else is announced. */
+	r = o->restore ? snapshot_restore_machine(s, err, errlen) : vm_load(&s->vm, err, errlen);
 	if (r)
 		return r;
 	s->console.on_event = on_console_event;
@@ -352,6 +356,11 @@ static int setup(struct session *s, char *err, size_t errlen)
 		if (!err[0])
 			snprintf(err, errlen, "cannot set up the console ports: %s", strerror(-r));
 		return r;
+	}
+	/* A restored console may hold guest output the host has not read yet. */
+	if (o->restore) {
+		ports_host_wake(&s->ports, CONSOLE_WAKE_GROUP_CONSOLE);
+		ports_host_wake(&s->ports, CONSOLE_WAKE_GROUP_STATS);
 	}
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -378,7 +387,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 		return r;
 	if (o->repl && (r = repl_start(s)))
 		return snprintf(err, errlen, "cannot start the prompt: %s", strerror(-r)), r;
-	return vm_start(&s->vm, err, errlen);
+	r = vm_start(&s->vm, err, errlen);
+	return r ? r : snapshot_at_start(s, err, errlen);
 }
 
 int session_run(const struct options *o)
@@ -424,6 +434,7 @@ out:
 	if (s->gdb)
 		gdb_stop(s->gdb);
 	script_free(s);
+	snapshot_free(s);
 	cmd_session_free(s);
 	vm_destroy(&s->vm);
 	ports_free(&s->ports);

@@ -50,6 +50,7 @@ struct session {
 	void (*on_device_event)(struct session *s, const struct console_event *ev);
 	void *repl;
 	void *gdb;
+	void *snap; /* struct snap_state (snapshot.c) */
 };
 
 /* Build the VM from OPTS, boot it and serve it until it ends. Returns the exit status. */

@@ -987,6 +987,25 @@ bool debug_take_event(struct vm *vm, struct debug_event *out)
 	return found;
 }
 
+bool debug_take_event_at(struct vm *vm, uint64_t addr, struct debug_event *out)
+{
+	struct debug *d = dbg_of(vm);
+	bool found = false;
+
+	if (!d)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	for (int i = 0; i < vm->ncpus && !found; i++)
+		if (d->has_pending[i] && d->pending[i].reason == DEBUG_STOP_HWBREAK &&
+		    d->pending[i].addr == addr) {
+			d->has_pending[i] = false;
+			*out = d->pending[i];
+			found = true;
+		}
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
 void debug_clear_events(struct vm *vm)
 {
 	struct debug *d = dbg_of(vm);
@@ -1057,6 +1076,28 @@ static void hide_bps(struct debug *d, uint64_t gpa, uint8_t *buf, uint64_t n)
 	for (int i = 0; d && i < DEBUG_MAX_SW_BPS; i++)
 		if (d->sw[i].used && d->sw[i].gpa >= gpa && d->sw[i].gpa < gpa + n)
 			buf[d->sw[i].gpa - gpa] = d->sw[i].orig;
+}
+
+void debug_hide_sw(struct vm *vm, uint64_t gpa, uint8_t *buf, uint64_t n)
+{
+	hide_bps(dbg_of(vm), gpa, buf, n);
+}
+
+void debug_reinsert_sw(struct vm *vm)
+{
+	struct debug *d = dbg_of(vm);
+
+	for (int i = 0; d && i < DEBUG_MAX_SW_BPS; i++) {
+		struct debug_sw_bp *bp = &d->sw[i];
+		uint8_t *p = bp->used ? gm_ptr(&vm->mem, bp->gpa, 1) : NULL;
+
+		if (p) {
+			bp->orig = *p;
+			*p = 0xcc;
+		}
+	}
+	if (d && apply_all(d))
+		log_warn("cannot re-arm the breakpoints after a restore");
 }
 
 uint64_t debug_read_virt(struct vm *vm, int cpu, uint64_t gva, void *dst, uint64_t len)

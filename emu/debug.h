@@ -122,6 +122,8 @@ void debug_wait_stopped(struct vm *vm);
  * DEBUG_STOP_INTERRUPT on the CPU it names (first one).
  */
 bool debug_take_event(struct vm *vm, struct debug_event *ev);
+/* Take only a pending hardware-breakpoint stop at ADDR (leaves others to their owners). */
+bool debug_take_event_at(struct vm *vm, uint64_t addr, struct debug_event *ev);
 
 /*
  * Resume: ACTS[i] for each vCPU (NULL: every vCPU continues). A stepping vCPU
@@ -137,6 +139,10 @@ void debug_clear_events(struct vm *vm);
 /* Memory by virtual address through CPU's page tables; sw breakpoints read back as the
  * original bytes and writes over them update the saved bytes. Return the length of
  * the accessible prefix. */
+/* Put the guest's own bytes back over any int3 in BUF, a copy of N bytes of RAM at GPA. */
+void debug_hide_sw(struct vm *vm, uint64_t gpa, uint8_t *buf, uint64_t n);
+/* After guest RAM was replaced (snapshot load): write every int3 again and re-arm the vCPUs. */
+void debug_reinsert_sw(struct vm *vm);
 uint64_t debug_read_virt(struct vm *vm, int cpu, uint64_t gva, void *dst, uint64_t len);
 uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src, uint64_t len);
 

@@ -401,6 +401,59 @@ static void reset_locked(struct uart *u)
 	update_irq(u);
 }
 
+void uart_get_state(struct uart *u, struct uart_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&u->lock);
+	st->ier = u->ier;
+	st->lcr = u->lcr;
+	st->mcr = u->mcr;
+	st->scr = u->scr;
+	st->fcr = u->fcr;
+	st->dll = u->dll;
+	st->dlm = u->dlm;
+	st->lsr_errors = u->lsr_errors;
+	st->msr = u->msr;
+	st->thr_ipending = u->thr_ipending;
+	st->irq_level = (uint8_t)u->irq_level;
+	memcpy(st->rx_fifo, u->rx_fifo, sizeof(st->rx_fifo));
+	st->rx_head = u->rx_head;
+	st->rx_count = u->rx_count;
+	memcpy(st->queue, u->queue, sizeof(st->queue));
+	st->q_head = (uint32_t)u->q_head;
+	st->q_count = (uint32_t)u->q_count;
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_set_state(struct uart *u, const struct uart_state *st)
+{
+	_Static_assert(sizeof(st->rx_fifo) == UART_FIFO_SIZE, "FIFO size");
+	if (st->rx_head >= UART_FIFO_SIZE || st->rx_count > UART_FIFO_SIZE ||
+	    st->q_head >= UART_RX_QUEUE || st->q_count > UART_RX_QUEUE || st->irq_level > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	u->ier = st->ier;
+	u->lcr = st->lcr;
+	u->mcr = st->mcr;
+	u->scr = st->scr;
+	u->fcr = st->fcr;
+	u->dll = st->dll;
+	u->dlm = st->dlm;
+	u->lsr_errors = st->lsr_errors;
+	u->msr = st->msr;
+	u->thr_ipending = st->thr_ipending;
+	memcpy(u->rx_fifo, st->rx_fifo, sizeof(u->rx_fifo));
+	u->rx_head = st->rx_head;
+	u->rx_count = st->rx_count;
+	memcpy(u->queue, st->queue, sizeof(u->queue));
+	u->q_head = st->q_head;
+	u->q_count = st->q_count;
+	/* The interrupt line's level lives in the restored irqchip: only the record follows it. */
+	u->irq_level = st->irq_level;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
 void uart_reset(struct uart *u)
 {
 	pthread_mutex_lock(&u->lock);

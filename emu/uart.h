@@ -64,4 +64,18 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 /* Room left for uart_receive. */
 size_t uart_rx_room(struct uart *u);
 
+/* The registers and FIFOs, for snapshots (plain data: no pointers). */
+struct uart_state {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, lsr_errors, msr;
+	uint8_t thr_ipending, irq_level;
+	uint8_t rx_fifo[16];
+	uint32_t rx_head, rx_count;
+	uint8_t queue[UART_RX_QUEUE];
+	uint32_t q_head, q_count;
+};
+
+void uart_get_state(struct uart *u, struct uart_state *st);
+/* 0, or -EINVAL when ST is inconsistent (nothing changed). */
+int uart_set_state(struct uart *u, const struct uart_state *st);
+
 #endif

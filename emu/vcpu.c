@@ -294,6 +294,25 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * An IN or MMIO read is finished by the next KVM_RUN: until then the vCPU's
+ * registers do not hold the value read. Entering with immediate_exit set
+ * completes it and returns at once, so a paused vCPU's state is whole (a
+ * snapshot, gdb's `g`) and no completion is pending across a restore.
+ */
+static void complete_pending_io(struct vcpu *v)
+{
+	uint32_t why = v->run->exit_reason;
+
+	if (why != KVM_EXIT_IO && why != KVM_EXIT_MMIO)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		log_debug("cpu%d: completing an I/O exit before parking: %s", v->id,
+			  strerror(errno));
+	v->run->exit_reason = KVM_EXIT_INTR;
+}
+
 /* Park while a pause is requested; false when the run is over. */
 static bool wait_while_paused(struct vcpu *v)
 {
@@ -303,6 +322,7 @@ static bool wait_while_paused(struct vcpu *v)
 	/* debug_vcpu_held: a vCPU gdb leaves stopped while others run (debug.c). */
 	while ((vm->pause_depth > 0 || debug_vcpu_held(v)) && !vm->ending) {
 		if (!v->parked) {
+			complete_pending_io(v);
 			v->parked = true;
 			pthread_cond_broadcast(&vm->cond);
 			/* The guest must not count the pause as a soft lockup. */

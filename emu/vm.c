@@ -404,12 +404,27 @@ static char *build_cmdline(struct vm *vm)
  * .symtab, or, for a stripped vmlinux (Debian's, cut out of its bzImage), the
  * System.map next to it.
  */
-static void load_kernel_symbols(struct vm *vm)
+static bool file_is_elf(const char *path)
+{
+	char magic[4] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool elf = fd >= 0 && read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
+
+	if (fd >= 0)
+		close(fd);
+	return elf;
+}
+
+void vm_load_symbols(struct vm *vm)
 {
 	char serr[256], *map = NULL;
-	const char *slash = strrchr(vm->cfg.kernel, '/');
+	const char *slash;
 
-	if (vm->boot.is_elf && symtab_load(&vm->syms, vm->cfg.kernel, serr, sizeof(serr)) > 0)
+	if (!vm->cfg.kernel)
+		return;
+	slash = strrchr(vm->cfg.kernel, '/');
+
+	if (file_is_elf(vm->cfg.kernel) && symtab_load(&vm->syms, vm->cfg.kernel, serr, sizeof(serr)) > 0)
 		return;
 	if (asprintf(&map, "%.*sSystem.map", slash ? (int)(slash - vm->cfg.kernel + 1) : 0,
 		     vm->cfg.kernel) < 0)
@@ -446,8 +461,23 @@ int vm_load(struct vm *vm, char *err, size_t errlen)
 	r = loader_load(&vm->mem, &args, &vm->boot, err, errlen);
 	if (r)
 		return r;
-	load_kernel_symbols(vm);
+	vm_load_symbols(vm);
 	log_debug("kernel command line: %s", vm->cmdline);
+	return 0;
+}
+
+int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen)
+{
+	int r;
+
+	/* A restored machine gets the CPUID table it was saved with, already filtered. */
+	if (!restoring && vm->on_pvm && vm->cfg.pvm_workarounds)
+		hide_pvm_hypercalls(vm->cpuid);
+	for (int i = 0; i < vm->ncpus; i++) {
+		r = vcpu_init(vm, i);
+		if (r)
+			return set_err(err, errlen, r, "cannot create vCPU %d: %s", i, strerror(-r));
+	}
 	return 0;
 }
 
@@ -455,17 +485,15 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 {
 	int r;
 
-	if (vm->on_pvm && vm->cfg.pvm_workarounds)
-		hide_pvm_hypercalls(vm->cpuid);
-	for (int i = 0; i < vm->ncpus; i++) {
-		r = vcpu_init(vm, i);
+	if (!vm->vcpus[0].run) {
+		r = vm_create_vcpus(vm, false, err, errlen);
 		if (r)
-			return set_err(err, errlen, r, "cannot create vCPU %d: %s", i, strerror(-r));
+			return r;
+		r = vcpu_setup_boot(&vm->vcpus[0], &vm->boot);
+		if (r)
+			return set_err(err, errlen, r, "cannot set the boot vCPU's registers: %s",
+				       strerror(-r));
 	}
-	r = vcpu_setup_boot(&vm->vcpus[0], &vm->boot);
-	if (r)
-		return set_err(err, errlen, r, "cannot set the boot vCPU's registers: %s",
-			       strerror(-r));
 	for (int i = 0; i < vm->ncpus; i++) {
 		r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		if (r)

@@ -120,8 +120,12 @@ int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaqu
 
 /* Write the ACPI tables, load the kernel and its boot structures (nothing runs yet). */
 int vm_load(struct vm *vm, char *err, size_t errlen);
-/* Create the vCPUs and start their threads: the guest runs. */
+/* Create the vCPUs (unless vm_create_vcpus did) and start their threads: the guest runs. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
+/* Create the vCPUs without starting them; RESTORING keeps the CPUID table as it is. */
+int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen);
+/* Kernel symbols from the ELF's .symtab or a System.map beside it (cfg.kernel). */
+void vm_load_symbols(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /* Pause every vCPU and wait until each has parked; nests. Resume undoes one pause. */

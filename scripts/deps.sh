@@ -8,11 +8,11 @@
 set -euo pipefail
 
 declare -A SETS=(
-	[build]="gcc make pkg-config libelf-dev libreadline-dev libcmocka-dev"
+	[build]="gcc make pkg-config libelf-dev libreadline-dev libcmocka-dev zlib1g-dev"
 	[guest]="linux-source-6.1 flex bison bc libssl-dev libelf-dev busybox-static lz4 cpio xz-utils kmod gcc make"
 	[test]="gdb perl tmux python3 socat"
 	[bench]="qemu-system-x86 socat bc python3"
-	[fuzz]="clang libclang-rt-14-dev"
+	[fuzz]="clang libclang-rt-14-dev llvm"
 )
 
 want=()
