@@ -223,7 +223,7 @@ static const struct cmd_def help_def = {
 	0, NULL,
 };
 
-void cmd_help(struct cmd_out *o, const char *name)
+bool cmd_help(struct cmd_out *o, const char *name)
 {
 	if (name && *name) {
 		char buf[256], *argv[8], err[64];
@@ -249,14 +249,13 @@ void cmd_help(struct cmd_out *o, const char *name)
 					}
 					if (o->json)
 						jw_end(o);
-					return;
+					return true;
 				}
 			}
-			cmd_printf(o, "help: no command '%s' (try `help`)\n", name);
-			return;
+			return false;
 		}
 		help_one(o, d);
-		return;
+		return true;
 	}
 	if (o->json) {
 		jw_arr(o, NULL);
@@ -264,7 +263,7 @@ void cmd_help(struct cmd_out *o, const char *name)
 		FOR_EACH_CMD(d)
 		help_one(o, d);
 		jw_end(o);
-		return;
+		return true;
 	}
 	cmd_printf(o, "Commands (`help CMD` for syntax and an example; `json CMD` for JSON):\n");
 	FOR_EACH_CMD(d)
@@ -272,6 +271,7 @@ void cmd_help(struct cmd_out *o, const char *name)
 	cmd_printf(o, "  %-34s %s\n", help_def.syntax, help_def.summary);
 	cmd_printf(o, "CPU is a vCPU index (default: the current one, 0); DEV defaults to the console;\n"
 		      "TIMEOUT takes a unit (500ms, 30s, 5m), a bare number is seconds.\n");
+	return true;
 }
 
 /* --- errors and argument helpers ------------------------------------------------- */
@@ -968,7 +968,13 @@ int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
 			off += (size_t)snprintf(name + off, off < sizeof(name) ? sizeof(name) - off : 0,
 						"%s%s", i > 1 ? " " : "", argv[i]);
 		cmd_out_init(&body, json);
-		cmd_help(&body, name);
+		if (!cmd_help(&body, name)) {
+			/* An error like any other command's, so --json output stays JSON. */
+			cmd_out_free(&body);
+			snprintf(c.err, sizeof(c.err), "help: no command '%s' (try `help`)", name);
+			r = CMD_ERR;
+			goto done_early;
+		}
 		if (json) {
 			cmd_printf(out, "{\"return\":%s}\n", body.buf ? body.buf : "null");
 		} else if (body.buf) {

@@ -74,8 +74,8 @@ int cmd_split(const char *line, char *buf, size_t buflen, char **argv, int max, 
  */
 int cmd_exec(struct session *s, const char *line, struct cmd_out *out);
 
-/* `help` text for everything, or for one command (NULL when unknown). */
-void cmd_help(struct cmd_out *o, const char *name);
+/* Help for NAME (a command or a group), or the whole list; false: no such command. */
+bool cmd_help(struct cmd_out *o, const char *name);
 
 /*
  * Completion candidates for the word being typed (TEXT) given the line

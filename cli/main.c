@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "emu/log.h"
+#include "emu/snapfile.h"
 #include "options.h"
 #include "session.h"
 
@@ -21,7 +22,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (opts.version) {
-		printf("vmdbg %s\n", VMDBG_VERSION);
+		printf("vmdbg %s (snapshot format %d)\n", VMDBG_VERSION, SNAP_VERSION);
 		return EXIT_OK;
 	}
 	if (opts.verbose)

@@ -84,3 +84,45 @@ stop_vm() {
 }
 
 done_testing() { exit $_tap_failed; }
+
+# linux_snapshot NAME VMDBG-ARGS...: a snapshot of the Linux guest taken when a vCPU first
+# reaches virtcons_probe (the console driver's handshake is still to come), booted once per
+# machine and kept in $GUEST_DIR/snapshots keyed by the kernel, the initramfs, vmdbg's
+# snapshot format and the boot arguments. The boot that makes it runs on to init; its
+# console log (and COM2's) are kept beside it. Sets LINUX_SNAP, LINUX_SNAP_LOG,
+# LINUX_SNAP_COM2 and LINUX_SNAP_FRESH (1: this call booted). Returns 1 if the boot failed.
+linux_snapshot() {
+	local name=$1; shift
+	local dir=$GUEST_DIR/snapshots key
+	mkdir -p "$dir"
+	key=$({ sha256sum "$LINUX_KERNEL" "$LINUX_INITRD" | cut -d' ' -f1; "$VMDBG" --version; echo "$*"; } |
+		sha256sum | cut -c1-16)
+	LINUX_SNAP=$dir/$name-$key.snap
+	LINUX_SNAP_LOG=$dir/$name-$key.log
+	LINUX_SNAP_COM2=$dir/$name-$key.com2
+	LINUX_SNAP_FRESH=0
+	(
+		flock 9
+		[[ -s $LINUX_SNAP && -s $LINUX_SNAP_LOG ]] && exit 0
+		rm -f "$dir/$name"-*.snap "$dir/$name"-*.log "$dir/$name"-*.com2
+		local script=$dir/$name-$key.vmdbg
+		printf '%s\n' "wait console \"Run /(init|idle) as init process\" ${LINUX_BOOT_TIMEOUT:-900}s" \
+			'sleep 2000' 'quit' >"$script"
+		timeout -k 5 $((${LINUX_BOOT_TIMEOUT:-900} + 60)) "$VMDBG" --kernel "$LINUX_KERNEL" \
+			--initrd "$LINUX_INITRD" --serial2 file:"$LINUX_SNAP_COM2.tmp" "$@" \
+			--snapshot-at-symbol virtcons_probe --snapshot-file "$LINUX_SNAP.tmp" \
+			--script "$script" </dev/null >"$LINUX_SNAP_LOG.tmp" 2>&1
+		local rc=$?
+		rm -f "$script"
+		[[ $rc -eq 0 && -s $LINUX_SNAP.tmp ]] || { cat "$LINUX_SNAP_LOG.tmp" >&2; exit 1; }
+		mv "$LINUX_SNAP_COM2.tmp" "$LINUX_SNAP_COM2"
+		mv "$LINUX_SNAP_LOG.tmp" "$LINUX_SNAP_LOG"
+		mv "$LINUX_SNAP.tmp" "$LINUX_SNAP"
+		exit 2
+	) 9>"$dir/.lock"
+	case $? in
+	0) return 0 ;;
+	2) LINUX_SNAP_FRESH=1; return 0 ;;
+	*) return 1 ;;
+	esac
+}

@@ -259,7 +259,7 @@ static void test_help(void **state)
 			assert_true(strlen(d->example) > 0);
 		}
 	}
-	EXPECT("help nosuch", CMD_OK, "help: no command 'nosuch'");
+	EXPECT("help nosuch", CMD_ERR, "help: no command 'nosuch'");
 	EXPECT("help vq", CMD_OK, "vq list [DEV]");
 	EXPECT("help stop", CMD_OK, "pause [CPU|all]");
 }
