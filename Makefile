@@ -3,7 +3,7 @@
 #   make run        build, fetch and build the Linux guest, boot it with the REPL
 #   make check      install what is missing, build, run every test tier
 #   make bench      side-by-side figures (installs QEMU when missing)
-#   make fuzz       libFuzzer targets (clang), once tests/fuzz/ has them
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 #   SANITIZE=1      build with ASan and UBSan (objects kept apart from the plain build)
 
 BUILD    := build
@@ -35,7 +35,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Relink build/vmdbg whenever the flavour (plain or sanitized) changes.
 FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
 
-.PHONY: all run check check-unit check-guest check-linux bench fuzz guest deps clean install
+.PHONY: all run check check-unit check-guest check-linux bench fuzz fuzz-regress guest deps clean install
 all: $(BUILD)/vmdbg $(BUILD)/test-guest.elf
 
 deps: $(DEPS_STAMP)
@@ -75,7 +75,7 @@ run: all guest
 
 # --- tests: unit (cmocka), test guest (prove), Linux (prove), each tier timed
 check: all $(UNIT_BIN)
-	@scripts/run-tests.sh $(OBJ)/unit
+	@SANITIZE=$(SANITIZE) scripts/run-tests.sh $(OBJ)/unit
 
 check-unit: $(UNIT_BIN)
 	@scripts/run-tests.sh --only unit $(OBJ)/unit
@@ -89,9 +89,14 @@ check-linux: all
 bench: all
 	scripts/bench.sh
 
+# libFuzzer targets (clang): FUZZ_SECONDS per target (default 60), FUZZ_TARGETS to choose.
 fuzz:
-	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) -f tests/fuzz/fuzz.mk; \
-	else echo "make fuzz: no libFuzzer targets yet (tests/fuzz/ is empty)" >&2; exit 2; fi
+	@scripts/deps.sh fuzz
+	$(MAKE) -f tests/fuzz/fuzz.mk fuzz
+
+fuzz-regress:
+	@scripts/deps.sh fuzz
+	$(MAKE) -f tests/fuzz/fuzz.mk fuzz-regress
 
 install: $(BUILD)/vmdbg
 	install -D -m 755 $(BUILD)/vmdbg $(DESTDIR)$(PREFIX)/bin/vmdbg

@@ -149,7 +149,10 @@ static int cmd_irq(struct cmd_ctx *c)
 	c->err[0] = 0;
 	cmd_marks_now(c->cs);
 	virtio_mmio_lock(t);
-	t->interrupt_status |= !strcmp(kind, "config") ? VIRTIO_MMIO_INT_CONFIG : VIRTIO_MMIO_INT_VRING;
+	/* InterruptACK is taken without the lock (virtio/mmio.c): set the bit atomically. */
+	__atomic_or_fetch(&t->interrupt_status,
+			  !strcmp(kind, "config") ? VIRTIO_MMIO_INT_CONFIG : VIRTIO_MMIO_INT_VRING,
+			  __ATOMIC_SEQ_CST);
 	t->irqs_raised++;
 	if (t->raise_irq)
 		t->raise_irq(t->irq_opaque);

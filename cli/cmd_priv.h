@@ -102,6 +102,7 @@ struct cmd_state {
 	uint64_t console_mark; /* history_total offset a `wait console` searches from */
 	uint64_t console_scan; /* where the next re-check of the current wait starts */
 	uint64_t ctl_mark;     /* ctl log seq a `wait ctl` looks after */
+	uint64_t ctl_epoch;    /* ctl log seq of the last `snapshot load`: `handshake` looks after */
 
 	/* Set by vCPU threads (device events), taken by the main thread. */
 	pthread_mutex_t lock;

@@ -47,8 +47,9 @@ static int cmd_snapshot_load(struct cmd_ctx *c)
 
 	if (snapshot_load(c->s, c->argv[0], &r, msg, sizeof(msg)))
 		return cmd_error(c, "snapshot load: %s", msg);
-	/* Waits look at what the restored guest does from now on. */
+	/* Waits and `handshake` look at what the restored guest does from now on. */
 	cmd_marks_now(c->cs);
+	c->cs->ctl_epoch = c->s->console.ctl_log_seq;
 	print_result(c, "loaded", c->argv[0], &r);
 	return CMD_OK;
 }

@@ -772,7 +772,8 @@ static int cmd_handshake(struct cmd_ctx *c)
 		free(sn);
 		return CMD_ERR;
 	}
-	n = console_ctl_log_read(&c->s->console, 0, e, CONSOLE_CTL_LOG_SIZE);
+	/* A loaded snapshot starts a new timeline: the log before it is another history. */
+	n = console_ctl_log_read(&c->s->console, c->cs->ctl_epoch, e, CONSOLE_CTL_LOG_SIZE);
 #define VIOL(...) do { if (nv < 32) snprintf(viol[nv++], sizeof(viol[0]), __VA_ARGS__); } while (0)
 	for (size_t i = 0; i < n; i++) {
 		const char *ev = cmd_event_name(e[i].event);

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -84,6 +85,20 @@ static void port_output(struct ports *p, struct port_backend *b, const uint8_t *
 	case PORT_KIND_UNIX:
 		if (b->fd < 0)
 			return; /* no reader: guest output is discarded, as on a closed host end */
+		if (!b->pending_len) {
+			/* Nothing queued ahead: straight from BUF, and only the rest is copied. */
+			ssize_t w;
+
+			do
+				w = write(b->fd, buf, len);
+			while (w < 0 && errno == EINTR);
+			if (w > 0) {
+				buf += w;
+				len -= (size_t)w;
+			}
+			if (!len)
+				return;
+		}
 		memcpy(b->pending + b->pending_len, buf, len);
 		b->pending_len += len;
 		port_try_flush(p, b);
@@ -146,6 +161,55 @@ static void port_try_flush(struct ports *p, struct port_backend *b)
 		evloop_mod(p->loop, b->fd, EPOLLIN | (b->pending_len ? EPOLLOUT : 0));
 }
 
+/*
+ * Tx polling (console_tx_poll): a wake-up that brings at least TX_POLL_MIN bytes marks a
+ * bulk stream. The device then asks the driver not to notify and this timer walks the
+ * ring instead: one walk (and at most one interrupt) per tick for many chains, and no
+ * exit per chain for the guest, whose instructions are what cost most on an emulating KVM.
+ * TX_POLL_IDLE_MAX empty ticks in a row end it (the device then clears the flag and looks at
+ * the ring once more). One console per process, so the state is file-wide.
+ */
+#define TX_POLL_MIN (32 * 1024)
+#define TX_POLL_NS 800000      /* after a tick below the per-call cap */
+#define TX_POLL_BUSY_NS 50000  /* after a tick that hit it */
+#define TX_POLL_IDLE_MAX 3     /* empty ticks in a row before notifies come back */
+static int tx_poll_fd = -1;
+static bool tx_polling[CONSOLE_NR_PORTS];
+static unsigned tx_idle[CONSOLE_NR_PORTS];
+
+static void tx_poll_arm(long ns)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = 0, .tv_nsec = ns } };
+
+	if (tx_poll_fd >= 0 && timerfd_settime(tx_poll_fd, 0, &its, NULL) < 0)
+		log_warn("port tx poll timer: %s", strerror(errno));
+}
+
+static void on_tx_poll(void *opaque, int fd, uint32_t events)
+{
+	struct ports *p = opaque;
+	uint64_t v;
+	long next = 0;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Disarmed since it fired. */
+	}
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		int r;
+
+		if (!tx_polling[i])
+			continue;
+		r = console_tx_poll(p->console, (unsigned)i, false, tx_idle[i] + 1 >= TX_POLL_IDLE_MAX);
+		tx_idle[i] = r == CONSOLE_POLL_IDLE ? tx_idle[i] + 1 : 0;
+		port_drain(p, &p->port[i]);
+		if (r <= CONSOLE_POLL_STOP)
+			tx_polling[i] = false;
+		else if (r == CONSOLE_POLL_BUSY || !next)
+			next = r == CONSOLE_POLL_BUSY ? TX_POLL_BUSY_NS : TX_POLL_NS;
+	}
+	tx_poll_arm(next);
+}
+
 static void on_wake(void *opaque, int fd, uint32_t events)
 {
 	struct ports *p = opaque;
@@ -154,9 +218,21 @@ static void on_wake(void *opaque, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* Spurious. */
 	}
-	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
-		if ((fd == p->wake_fd[1]) == (i == 2))
-			port_drain(p, &p->port[i]);
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		struct port_backend *b = &p->port[i];
+		uint64_t before = b->total_out;
+
+		if ((fd == p->wake_fd[1]) != (i == 2))
+			continue;
+		port_drain(p, b);
+		if (tx_poll_fd >= 0 && !tx_polling[i] && b->total_out - before >= TX_POLL_MIN &&
+		    console_tx_poll(p->console, (unsigned)i, true, false) > CONSOLE_POLL_STOP) {
+			tx_polling[i] = true;
+			tx_idle[i] = 0;
+			port_drain(p, b);
+			tx_poll_arm(TX_POLL_NS);
+		}
+	}
 }
 
 static struct ports *ports_of(struct port_backend *b)
@@ -254,6 +330,15 @@ int ports_init(struct ports *p, struct console *c, struct evloop *loop,
 	}
 	c->host_wake = ports_host_wake;
 	c->host_wake_opaque = p;
+	memset(tx_polling, 0, sizeof(tx_polling));
+	memset(tx_idle, 0, sizeof(tx_idle));
+	tx_poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tx_poll_fd >= 0 && evloop_add(loop, tx_poll_fd, EPOLLIN, on_tx_poll, p)) {
+		close(tx_poll_fd);
+		tx_poll_fd = -1;
+	}
+	if (tx_poll_fd < 0)
+		log_warn("port tx polling off: no timer (%s)", strerror(errno));
 	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
 		struct port_backend *b = &p->port[i];
 		const struct port_opt *o = &opts[i];
@@ -316,6 +401,11 @@ void ports_free(struct ports *p)
 	for (int g = 0; g < 2; g++)
 		if (p->wake_fd[g] >= 0)
 			close(p->wake_fd[g]);
+	if (tx_poll_fd >= 0) {
+		evloop_del(p->loop, tx_poll_fd);
+		close(tx_poll_fd);
+		tx_poll_fd = -1;
+	}
 	frames_free(&p->frames);
 }
 

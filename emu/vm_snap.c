@@ -14,6 +14,9 @@
 #include "log.h"
 
 #define PAGE 4096ULL
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_TSC_ADJUST 0x3b
+#define MSR_IA32_TSC_DEADLINE 0x6e0
 #define RAM_CHUNK (1ULL << 20) /* bytes copied at a time (breakpoints hidden in the copy) */
 
 /* CONF fields. */
@@ -95,8 +98,28 @@ static int get_msrs(int fd, const struct kvm_msr_list *l, struct kvm_msr_entry *
 	return (int)n;
 }
 
-static int set_msrs(int fd, const struct kvm_msr_entry *e, unsigned n, int cpu)
+/*
+ * Measured on PVM: a guest's TSC is the host's (writes to IA32_TSC do not move it), so a
+ * restored TSC, TSC_ADJUST or TSC deadline describes another time line; written back
+ * they stalled the restored Linux guest's timers for minutes. kvmclock carries the
+ * guest's time instead; the guest re-arms its deadline timer from the live TSC.
+ */
+static bool msr_skipped(const struct vm *vm, uint32_t index)
 {
+	return vm->on_pvm && (index == MSR_IA32_TSC || index == MSR_IA32_TSC_ADJUST ||
+			      index == MSR_IA32_TSC_DEADLINE);
+}
+
+static int set_msrs(const struct vm *vm, int fd, const struct kvm_msr_entry *in, unsigned nin,
+		    int cpu)
+{
+	struct kvm_msr_entry e[nin ? nin : 1];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nin; i++)
+		if (!msr_skipped(vm, in[i].index))
+			e[n++] = in[i];
+	{
 	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
 	unsigned next = 0;
 
@@ -118,6 +141,7 @@ static int set_msrs(int fd, const struct kvm_msr_entry *e, unsigned n, int cpu)
 	}
 	free(m);
 	return 0;
+	}
 }
 
 /* --- saving ------------------------------------------------------------------- */
@@ -539,7 +563,7 @@ static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, co
 		*what = order[i].name;
 		if (order[i].key == VM_SNAP_VCPU_MSRS) {
 			msrs = snap_get(s, VM_SNAP_VCPU_MSRS, &len);
-			r = msrs ? set_msrs(fd, msrs, len / sizeof(struct kvm_msr_entry), cpu) : 0;
+			r = msrs ? set_msrs(vm, fd, msrs, len / sizeof(struct kvm_msr_entry), cpu) : 0;
 		} else {
 			r = vcpu_set(fd, order[i].req, s, order[i].key);
 		}

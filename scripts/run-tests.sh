@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The test tiers of `make check`, each timed:
-#   unit   cmocka unit tests (TAP through prove), no KVM
-#   guest  integration tests against the freestanding test guest (seconds)
-#   linux  integration tests against the Linux guests (minutes: few, batched boots)
-# usage: scripts/run-tests.sh [--only unit|guest|linux] UNIT_BIN_DIR
+#   unit      cmocka unit tests (TAP through prove), no KVM
+#   regress   every fuzz target replays its seed corpus and kept crash inputs (clang)
+#   guest     integration tests against the freestanding test guest (seconds)
+#   linux     integration tests against the Linux guest: one boot per machine to a
+#             snapshot at virtcons_probe, then restores (see tests/integration/lib.sh)
+#   soak      1 GiB with a slow reader, 1000 gdb reconnects, 1000 pause/resume (minutes)
+#   fuzz      every libFuzzer target for CHECK_FUZZ_SECONDS (default 30) seconds
+#   sanitize  unit and guest tiers again with ASan and UBSan (make SANITIZE=1)
+# usage: scripts/run-tests.sh [--only TIER] UNIT_BIN_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +39,18 @@ tier() {
 export CMOCKA_MESSAGE_OUTPUT=TAP
 mapfile -t unit_tests < <(find "$unit_dir" -maxdepth 1 -type f -name 'test_*' ! -name '*.d' -perm -u+x | sort)
 tier unit prove --exec '' --timer "${unit_tests[@]}"
+if [[ -z $only || $only == regress || $only == fuzz ]]; then
+	scripts/deps.sh fuzz >/dev/null || { echo "run-tests: cannot install clang for the fuzz targets" >&2; exit 2; }
+fi
+tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
 tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
+[[ -n $only ]] || [[ ${SANITIZE:-0} == 1 ]] || {
+	tier soak tests/soak/run.sh
+	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-30}"
+	# The sanitized build links build/vmdbg too: the plain one is relinked afterwards.
+	tier sanitize bash -c 'make --no-print-directory SANITIZE=1 check-unit check-guest; r=$?; make --no-print-directory all >/dev/null; exit $r'
+}
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"

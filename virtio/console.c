@@ -204,8 +204,14 @@ static void op_reset(void *dev)
 	con_emit(c, &(struct console_event){ .kind = CONSOLE_EV_STATUS, .port = -1, .queue = -1,
 					     .old_status = c->mmio.status, .new_status = 0 });
 	/* Before the rings go away: frames published just before a reboot must survive. */
-	for (unsigned port = 0; port < CONSOLE_NR_PORTS; port++)
+	for (unsigned port = 0; port < CONSOLE_NR_PORTS; port++) {
+		struct virtqueue *vq = &c->mmio.vqs[console_tx_queue(port)];
+
+		/* A tx poll in progress ends here; the next driver must start out notifying. */
+		if (vq->ready && !vq->broken)
+			vq_set_no_notify(vq, false);
 		process_tx(c, port, true);
+	}
 	for (unsigned port = 0; port < CONSOLE_NR_PORTS; port++) {
 		struct console_port *p = &c->port[port];
 
@@ -350,6 +356,42 @@ int console_notify(struct console *c, unsigned q)
 	dispatch_queue(c, q);
 	virtio_mmio_unlock(&c->mmio);
 	return 0;
+}
+
+int console_tx_poll(struct console *c, unsigned port, bool start, bool may_stop)
+{
+	struct console_port *p;
+	struct virtqueue *vq;
+	uint64_t moved;
+	int r = CONSOLE_POLL_STOP;
+
+	if (port >= CONSOLE_NR_PORTS)
+		return -EINVAL;
+	p = &c->port[port];
+	vq = &c->mmio.vqs[console_tx_queue(port)];
+	virtio_mmio_lock(&c->mmio);
+	if (!virtio_mmio_driver_ok(&c->mmio) || (port && !con_multiport(c)) || !vq->ready ||
+	    vq->broken)
+		goto out;
+	if (start && vq_set_no_notify(vq, true))
+		goto out;
+	moved = p->tx_bytes;
+	process_tx(c, port, false);
+	moved = p->tx_bytes - moved;
+	if (moved >= CONSOLE_TX_PER_CALL_MAX) {
+		r = CONSOLE_POLL_BUSY;
+	} else if (moved || start) {
+		r = CONSOLE_POLL_KEEP;
+	} else if (!may_stop && !p->tx_throttled) {
+		r = CONSOLE_POLL_IDLE;
+	} else if (vq_set_no_notify(vq, false) == 0 && !p->tx_throttled && vq_avail_pending(vq)) {
+		/* Published after the walk above, while the driver still saw the flag. */
+		if (vq_set_no_notify(vq, true) == 0)
+			r = CONSOLE_POLL_KEEP;
+	}
+out:
+	virtio_mmio_unlock(&c->mmio);
+	return r;
 }
 
 void console_snapshot(struct console *c, struct console_snapshot *s)

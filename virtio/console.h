@@ -31,6 +31,9 @@
  *   at reset ignores the mark, so a rebooting guest's last frames still land.
  * - No call pops more chains than the queue size, even if another vCPU keeps
  *   refilling the ring.
+ * - Tx polling (console_tx_poll, driven by cli/ports.c): while a port streams bulk output
+ *   the device sets VRING_USED_F_NO_NOTIFY on its tx ring and the host walks the ring on a
+ *   timer instead of a notify per chain (same caps, interrupts and wake-ups per walk).
  * - A queue the guest corrupts (descriptor loop, `next` out of range, avail
  *   index too far ahead, ring outside RAM) is stopped and reported (see
  *   virtqueue.h); the device and its other queues carry on.
@@ -223,6 +226,24 @@ int console_wake(struct console *c, uint8_t byte);
 const char *console_wake_name(uint8_t byte);
 /* Process queue Q as if the guest had kicked it (not counted as a notify). 0 or -EINVAL. */
 int console_notify(struct console *c, unsigned q);
+
+/*
+ * Tx polling, vmdbg's addition, driven by the host event loop while a port streams bulk
+ * output: START sets VRING_USED_F_NO_NOTIFY on the port's tx ring, so the driver stops
+ * notifying; each call then walks the ring exactly as a notify would (same caps, same
+ * interrupt and host wake). A call that finds nothing returns CONSOLE_POLL_IDLE, or with
+ * MAY_STOP clears the flag again (re-checking the ring afterwards, so no chain is
+ * stranded) and returns CONSOLE_POLL_STOP; so does a held-back (high-water) port, whose
+ * host reader restarts tx as before. Reset clears the flag.
+ * Returns CONSOLE_POLL_STOP (flag clear: stop calling), CONSOLE_POLL_KEEP (bytes moved),
+ * CONSOLE_POLL_BUSY (the per-call cap was hit: call again soon), CONSOLE_POLL_IDLE, or
+ * -EINVAL.
+ */
+#define CONSOLE_POLL_STOP 0
+#define CONSOLE_POLL_KEEP 1
+#define CONSOLE_POLL_BUSY 2
+#define CONSOLE_POLL_IDLE 3
+int console_tx_poll(struct console *c, unsigned port, bool start, bool may_stop);
 
 void console_snapshot(struct console *c, struct console_snapshot *snap);
 /*

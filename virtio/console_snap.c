@@ -216,7 +216,7 @@ int console_snap_restore(struct console *c, const struct snap_file *f, uint32_t 
 	t->driver_features_sel = tr.driver_features_sel;
 	t->queue_sel = tr.queue_sel;
 	t->status = tr.status;
-	t->interrupt_status = tr.interrupt_status;
+	__atomic_store_n(&t->interrupt_status, tr.interrupt_status, __ATOMIC_SEQ_CST);
 	t->last_rejected_status = tr.last_rejected_status;
 	t->driver_features = tr.driver_features;
 	t->irqs_raised = tr.irqs_raised;
@@ -251,6 +251,16 @@ int console_snap_restore(struct console *c, const struct snap_file *f, uint32_t 
 		    set_buf(&p->host_tx, k, VCON_HOST_TX0 + i))
 			r = -ENOMEM;
 		wake[i] = p->host_tx.len > 0;
+	}
+	/*
+	 * The saved rings may carry VRING_USED_F_NO_NOTIFY from a host that was polling a
+	 * port's tx ring (console_tx_poll); nothing polls it now, so the driver must notify.
+	 */
+	for (unsigned i = 0; i < CONSOLE_NR_PORTS; i++) {
+		struct virtqueue *vq = &t->vqs[console_tx_queue(i)];
+
+		if (vq->ready && !vq->broken)
+			vq_set_no_notify(vq, false);
 	}
 	msgs = snap_get(k, VCON_CTL_OUT, &len);
 	c->ctl_out_head = 0;

@@ -26,7 +26,9 @@
  * a feature that was not offered or did not accept VERSION_1, and rewriting
  * the current status is a harmless no-op instead of a rejected write.
  *
- * Locking: one mutex per transport. Every bus access takes it; the device's
+ * Locking: one mutex per transport. Every bus access takes it, except 4-byte reads of
+ * InterruptStatus and writes of InterruptACK (atomic on interrupt_status, so a vCPU's
+ * interrupt handler never waits behind a host thread's ring walk); the device's
  * host-side API takes it through virtio_mmio_lock(). The ops and raise_irq
  * are called with it held and must not call back into locking functions.
  */

@@ -209,6 +209,26 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	return 0;
 }
 
+int vq_set_no_notify(struct virtqueue *vq, bool on)
+{
+	uint16_t *flags;
+
+	if (!vq->ready || vq->broken || vq_check_rings(vq))
+		return -EIO;
+	flags = gm_ptr(vq->gm, vq->used_gpa, 2);
+	__atomic_store_n(flags, on ? VRING_USED_F_NO_NOTIFY : 0, __ATOMIC_RELAXED);
+	/* The flag must be visible before the caller looks at avail->idx again (§2.7.10). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+bool vq_avail_pending(const struct virtqueue *vq)
+{
+	if (!vq->ready || vq->broken || !gm_is_ram(vq->gm, vq->avail_gpa, 4) || vq->avail_gpa % 2)
+		return false;
+	return read_avail_idx(vq) != vq->last_avail_idx;
+}
+
 bool vq_should_signal(struct virtqueue *vq)
 {
 	uint16_t flags = 0;

@@ -97,6 +97,13 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
 /* Whether the driver wants a used-buffer notification now (counts it either way). */
 bool vq_should_signal(struct virtqueue *vq);
 
+/*
+ * The device's VRING_USED_F_NO_NOTIFY (§2.7.10): set while the device polls the ring, so the
+ * driver skips its notifies. Followed by a full fence. 0, or -EIO (queue not usable).
+ */
+int vq_set_no_notify(struct virtqueue *vq, bool on);
+/* Whether the driver has published chains the device has not taken yet. */
+bool vq_avail_pending(const struct virtqueue *vq);
 /* Mark broken with a reason (logged once; later calls only count). */
 void vq_set_broken(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -38,10 +38,13 @@ struct acpi_rsdp {
 #define FADT_PM1A_CNT_BLK 64
 #define FADT_PM1B_CNT_BLK 68
 #define FADT_FLAGS 112
+#define FADT_RESET_REG 116
+#define FADT_RESET_VALUE 128
 #define FADT_X_DSDT 140
 #define FADT_X_PM1A_CNT_BLK 172
 #define FADT_X_PM1B_CNT_BLK 184
 #define FADT_SLEEP_CONTROL_REG 244
+#define FADT_RESET_REG_SUP (1u << 10)
 #define FADT_HW_REDUCED_ACPI (1u << 20)
 
 #define MADT_LAPIC 0
@@ -59,6 +62,12 @@ struct acpi_rsdp {
 
 #define PORT_VMDBG_SLEEP_CONTROL 0x600  /* emu/layout.h LAYOUT_PM_SLEEP_CONTROL */
 #define QEMU_MICROVM_SLEEP_CONTROL 0xfea00200ull
+#define PORT_RESET_CONTROL 0xcf9        /* PIIX/ICH Reset Control: 0x06 is a hard reset */
+#define PORT_KBC_COMMAND 0x64           /* 8042: 0xfe pulses the CPU reset line */
+
+/* The FADT's reset register (ACPI 6.x §4.8.3.6), kept here so tg.h's struct stays as it is. */
+static struct tg_gas reset_reg;
+static uint8_t reset_value;
 
 struct tg_acpi tg_acpi;
 
@@ -241,6 +250,10 @@ static void parse_fadt(const struct acpi_header *h)
 		memcpy(&flags, f + FADT_FLAGS, 4);
 	if (HAS(FADT_SLEEP_CONTROL_REG, 12))
 		gas_from(&tg_acpi.sleep_control, f, FADT_SLEEP_CONTROL_REG);
+	if (HAS(FADT_RESET_VALUE, 1) && (flags & FADT_RESET_REG_SUP)) {
+		gas_from(&reset_reg, f, FADT_RESET_REG);
+		reset_value = f[FADT_RESET_VALUE];
+	}
 #undef HAS
 	tg_printf("tg: acpi fadt rev=%u hw_reduced=%u\n", h->revision,
 		  (flags & FADT_HW_REDUCED_ACPI) ? 1 : 0);
@@ -259,6 +272,7 @@ int tg_acpi_init(uint64_t rsdp_hint)
 	const struct acpi_header *madt = NULL, *fadt = NULL;
 
 	memset(&tg_acpi, 0, sizeof(tg_acpi));
+	memset(&reset_reg, 0, sizeof(reset_reg));
 	tg_acpi.s5_typ = -1;
 	tg_acpi.lapic_addr = 0xfee00000;
 	for (int i = 0; i < 16; i++)
@@ -408,4 +422,33 @@ void tg_poweroff(void)
 	}
 	tg_printf_urgent("tg: poweroff unavailable\n");
 	tg_halt_forever();
+}
+
+int tg_acpi_reset_reg(struct tg_gas *reg, uint8_t *value)
+{
+	if (!reset_reg.address ||
+	    (reset_reg.space_id != GAS_SYSTEM_IO && reset_reg.space_id != GAS_SYSTEM_MEMORY))
+		return -1;
+	*reg = reset_reg;
+	*value = reset_value;
+	return 0;
+}
+
+/*
+ * Reset the machine as Linux's reboot=acpi,pci,kbd would: the FADT's RESET_REG with
+ * RESET_VALUE, then port 0xcf9, then the keyboard controller, each given time to act (QEMU
+ * resets asynchronously). Returns, interrupts off, about 2 s later if the machine is still
+ * running.
+ */
+void tg_reset(void)
+{
+	irq_disable();
+	if (reset_reg.address) {
+		gas_write8(&reset_reg, reset_value);
+		tg_udelay(500000);
+	}
+	outb(PORT_RESET_CONTROL, 0x06);
+	tg_udelay(500000);
+	outb(PORT_KBC_COMMAND, 0xfe);
+	tg_udelay(reset_reg.address ? 1000000 : 1500000);
 }

@@ -10,13 +10,14 @@
 #define MAX_ARGS 32
 
 static const char *const known_keys[] = {
-	"mode",  /* hello | triple | loop | echo | panic | fault | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset */
+	"mode",  /* hello | triple | loop | echo | panic | fault | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset | vcon-reboot */
 	"cpus",  /* at most this many CPUs, the BSP included */
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
 	/* virtio-console modes (vcon_modes.c) */
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
 	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",
+	"reboot_at", "payload", /* vcon-reboot (vcon_reboot.c) */
 };
 
 static char cmdline[CMDLINE_MAX]; /* as given */

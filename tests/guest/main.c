@@ -7,16 +7,20 @@
 #include "io.h"
 #include "vcon.h"
 
+int tg_vcon_reboot_main(void); /* vcon_reboot.c */
+
 #define TG_VEC_WAKE 0x30
 #define ALIVE_EVERY_TICKS 100
 
 enum mode {
 	MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT,
 	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH, MODE_VCON_RESET,
+	MODE_VCON_REBOOT,
 };
 static const char *const mode_names[] = {
 	"hello", "triple", "loop", "echo", "panic", "fault",
 	"vcon", "vcon-wake", "vcon-stay", "vcon-bench", "vcon-reset",
+	"vcon-reboot",
 };
 
 static enum mode mode;
@@ -285,6 +289,9 @@ void tg_main(uint32_t start_info_pa)
 	case MODE_VCON_BENCH:
 	case MODE_VCON_RESET:
 		tg_vcon_main(mode_names[mode]);
+		break;
+	case MODE_VCON_REBOOT:
+		tg_vcon_reboot_main();
 		break;
 	case MODE_FAULT:
 		/* An exception the guest handles itself: its handler prints and halts. */

@@ -126,3 +126,7 @@ linux_snapshot() {
 	*) return 1 ;;
 	esac
 }
+
+# The boot every Linux test but console.t restores (2 vCPUs, COM2 as a console as well).
+LINUX_BOOT_ARGS=(--cpus 2 --mem 256M --append "console=ttyS1 earlyprintk=serial,ttyS0,115200,keep")
+linux_boot_snapshot() { linux_snapshot boot "${LINUX_BOOT_ARGS[@]}"; }

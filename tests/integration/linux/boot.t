@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 plan 17
 
 start=$SECONDS
-linux_snapshot boot --cpus 2 --mem 256M --append "console=ttyS1 earlyprintk=serial,ttyS0,115200,keep"
+linux_boot_snapshot
 ok $? "the Linux guest boots to init and a snapshot is taken at virtcons_probe"
 if ((LINUX_SNAP_FRESH)); then
 	diag "full boot to init, snapshot on the way: $((SECONDS - start))s"

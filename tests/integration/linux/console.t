@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The real Linux driver on vmdbg's console, kernel side only (PLATFORM.md): one boot of the
-# kernel built from source with console=hvc0 and port 0 on a unix socket. The handshake
+# The real Linux driver on vmdbg's console, kernel side only (PLATFORM.md): the kernel built
+# from source with console=hvc0 (booted once per machine to a snapshot at virtcons_probe,
+# lib.sh: linux_snapshot), restored with port 0 on a unix socket. The handshake
 # makes hvc0; kernel messages printed after that leave through port 0's transmit queue
 # (a host-injected PORT_ADD with an out-of-range id makes the driver warn), host bytes on
 # port 0 reach the driver's receive queue, and CONSOLE_PORT for port 1 is answered.
@@ -48,10 +49,10 @@ echo console-script-done
 resume
 EOF2
 
+linux_snapshot console --cpus 1 --append "console=ttyS0 console=hvc0 rdinit=/idle" ||
+	{ echo "Bail out! no Linux snapshot: the boot failed"; exit 1; }
 start=$SECONDS
-start_vm "$TMP/linux" --kernel "$LINUX_KERNEL" --initrd "$LINUX_INITRD" --cpus 1 \
-	--port 0:unix:"$SOCK" --append "console=ttyS0 console=hvc0 rdinit=/idle" \
-	--script "$TMP/session.vmdbg"
+start_vm "$TMP/linux" --restore "$LINUX_SNAP" --port 0:unix:"$SOCK" --script "$TMP/session.vmdbg"
 python3 "$TMP/client.py" "$SOCK" "$P0" "$TMP/send" &
 _tap_pids+=($!)
 wait_for "$TMP/linux" 'printk: console \[hvc0\] enabled' "${LINUX_BOOT_TIMEOUT:-900}"

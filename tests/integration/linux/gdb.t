@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The gdb stub against the Linux guest built from source (vmlinux symbols, no DWARF), in one
-# boot and one gdb batch session: hardware and software breakpoints on the virtio-console
-# driver's functions hit during boot on a real thread, `bt` unwinds through the driver's
+# The gdb stub against the Linux guest built from source (vmlinux symbols, no DWARF), restored
+# from the boot's snapshot at virtcons_probe (lib.sh: linux_snapshot), in one gdb batch
+# session: hardware and software breakpoints on the virtio-console driver's functions hit
+# during its handshake on a real thread, `bt` unwinds through the driver's
 # frames, both vCPUs are threads, `monitor` reaches the REPL (ctl log) and the stub (kaslr),
 # and a continue with the breakpoints gone lets the boot run to init; Ctrl-C then stops it.
 source "$(dirname "$0")/../lib.sh"
-plan 26
+plan 27
 
 KERNEL=$LINUX_KERNEL
 INITRD=$LINUX_INITRD
@@ -21,20 +22,20 @@ ADD_PORT=$(sym add_port)
 ok $? "vmlinux has handle_control_message ($HCM) and add_port ($ADD_PORT)" ||
 	diag "rebuild the kernel with scripts/mkguest.sh (-fno-inline-functions-called-once)"
 
+linux_boot_snapshot
+ok $? "the Linux guest's snapshot at virtcons_probe is there (booted once per machine)"
 start=$SECONDS
-start_vm "$TMP/vm" --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M \
-	--gdb "tcp:$PORT" --gdb-wait
+start_vm "$TMP/vm" --restore "$LINUX_SNAP" --gdb "tcp:$PORT" --gdb-wait
 wait_for "$TMP/vm" "gdb: listening" 20
-ok $? "vmdbg listens for gdb and holds the vCPUs"
+ok $? "vmdbg listens for gdb and holds the restored vCPUs"
 
-# Everything is set at attach, with the vCPUs held at the PVH entry and paging still off:
-# the stub places kernel addresses through the ELF's load map until the kernel's page
-# tables map them (at the same physical bytes).
+# Everything is set at attach, with the vCPUs held where the snapshot left them: one of
+# them at virtcons_probe, before the driver's handshake.
 gdb -batch -nx -ex 'set pagination off' -ex 'set confirm off' -ex 'set width 0' \
 	-ex "target remote 127.0.0.1:$PORT" \
 	-ex 'echo MARK attach\n' -ex 'info threads' -ex 'monitor kaslr' -ex "x/2i '$HCM'" \
-	-ex 'hbreak virtcons_probe' -ex "break $HCM" -ex "hbreak $ADD_PORT" -ex 'continue' \
-	-ex 'echo MARK probe\n' -ex 'bt' -ex 'monitor kaslr' -ex 'info threads' -ex 'continue' \
+	-ex 'thread apply all bt' \
+	-ex "break $HCM" -ex "hbreak $ADD_PORT" -ex 'continue' \
 	-ex 'echo MARK hcm\n' -ex 'info threads' -ex 'bt' -ex 'x/i $pc' -ex 'info registers rip' \
 	-ex 'monitor ctl log' -ex 'python gdb.execute("monitor bt %d" % (gdb.selected_thread().num - 1))' \
 	-ex 'continue' \
@@ -54,7 +55,7 @@ grep -q '^MARK continue' "$TMP/gdb"
 ok $? "the session reaches its last continue (breakpoints hit, then deleted)"
 wait_for "$TMP/vm" 'Run /(init|idle) as init process' "$T"
 ok $? "with gdb's breakpoints deleted, continue lets the boot finish (init runs)"
-diag "vmdbg start to init under gdb: $((SECONDS - start))s"
+diag "restore to init under gdb: $((SECONDS - start))s"
 sleep 1
 kill -INT "$GDB_PID" 2>/dev/null
 for i in $(seq 300); do kill -0 "$GDB_PID" 2>/dev/null || break; sleep 0.2; done
@@ -65,7 +66,6 @@ cp "$TMP/gdb" "${LINUX_GDB_LOG:-/dev/null}" 2>/dev/null
 # Print the section of gdb's output between MARK A and the next MARK.
 section() { awk -v m="MARK $1" '$0 == m { on = 1; next } /^MARK / { on = 0 } on' "$TMP/gdb"; }
 section attach >"$TMP/attach"
-section probe >"$TMP/probe"
 section hcm >"$TMP/hcm"
 section add_port >"$TMP/add"
 section interrupted >"$TMP/int"
@@ -76,13 +76,13 @@ ADD_RE="add_port[.a-z0-9]*"
 like "$TMP/attach" '^\* 1 +Thread 1 \(vCPU 0 stopped' "at attach (--gdb-wait) thread 1 is vCPU 0, stopped"
 like "$TMP/attach" '^  2 +Thread 2 \(vCPU 1 ' "info threads lists vCPU 1 as thread 2"
 like "$TMP/attach" "^ +0x[0-9a-f]+ <$HCM_RE(\\+0)?>:[[:space:]]+push +%rbp" \
-	"before paging is on, kernel text reads through the ELF's load map (x/2i)"
-like "$TMP/gdb" '^Thread [12] hit Breakpoint 1, 0x[0-9a-f]+ in virtcons_probe' "hbreak virtcons_probe hits during boot"
-like "$TMP/probe" '^#[1-9][0-9]* .* in virtio_dev_probe' "bt at virtcons_probe unwinds into virtio_dev_probe"
-like "$TMP/probe" '^kaslr: slide 0x0$' "monitor kaslr: slide 0 (nokaslr kernel), from MSR_LSTAR"
+	"kernel text reads through the restored page tables (x/2i)"
+like "$TMP/attach" '^#0 +0x[0-9a-f]+ in virtcons_probe' "a restored vCPU stands at virtcons_probe"
+like "$TMP/attach" '^#[1-9][0-9]* .* in virtio_dev_probe' "bt at virtcons_probe unwinds into virtio_dev_probe"
+like "$TMP/attach" '^kaslr: slide 0x0$' "monitor kaslr: slide 0 (nokaslr kernel), from MSR_LSTAR"
 
-# The software breakpoint (inserted while paging was off): the first control message handled.
-hcm_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 2, 0x[0-9a-f]+ in $HCM_RE .*/\\1/p" "$TMP/gdb" | head -1)
+# The software breakpoint: the first control message handled.
+hcm_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 1, 0x[0-9a-f]+ in $HCM_RE .*/\\1/p" "$TMP/gdb" | head -1)
 [[ $hcm_thread == 1 || $hcm_thread == 2 ]]
 ok $? "break $HCM (int3) hits on a vCPU's thread (thread ${hcm_thread:-none})"
 like "$TMP/hcm" "^\\* ${hcm_thread:-X} +Thread ${hcm_thread:-X} \\(vCPU $((${hcm_thread:-1} - 1)) stopped, 64-bit, CPL 0" \
@@ -98,7 +98,7 @@ like "$TMP/hcm" '^#[0-9]+ +0x[0-9a-f]+ in (process_one_work|worker_thread)' \
 	"monitor bt (vmdbg's frame-pointer walk) continues into the workqueue"
 
 # The hardware breakpoint: add_port, called from handle_control_message for PORT_ADD.
-add_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 3, 0x[0-9a-f]+ in $ADD_RE .*/\\1/p" "$TMP/gdb" | head -1)
+add_thread=$(sed -nE "s/^Thread ([0-9]+) hit Breakpoint 2, 0x[0-9a-f]+ in $ADD_RE .*/\\1/p" "$TMP/gdb" | head -1)
 [[ $add_thread == 1 || $add_thread == 2 ]]
 ok $? "hbreak $ADD_PORT (debug register) hits on a vCPU's thread (thread ${add_thread:-none})"
 like "$TMP/add" "^\\* ${add_thread:-X} +Thread ${add_thread:-X} \\(vCPU $((${add_thread:-1} - 1)) stopped" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One scripted session against the real Linux driver (kernel built from source), batched
-# into one boot: break-on PORT_READY(1) stops every vCPU with the message in q3's used ring;
+# One scripted session against the real Linux driver (kernel built from source), restored
+# from the boot's snapshot at virtcons_probe (lib.sh: linux_snapshot): break-on PORT_READY(1) stops every vCPU with the message in q3's used ring;
 # after resuming, `handshake` shows every port ready and no violation; CONSOLE_PORT 1 is
 # answered by PORT_OPEN(1,1); a duplicate PORT_ADD by a new PORT_READY(1,1); wake and
 # port 0 bytes show up in the vq and port dumps.
@@ -40,12 +40,11 @@ vq dump 0 used
 port list
 ctl log
 EOS
+linux_boot_snapshot || { echo "Bail out! no Linux snapshot: the boot failed"; exit 1; }
 start=$SECONDS
-# console=hvc0 is left out: replaying the whole log through hvc0 costs minutes of emulation here.
-run_vm "$TMP/out" $((T + 600)) --kernel "$KERNEL" --initrd "$INITRD" --cpus 2 --mem 256M \
-	--script "$TMP/s.vmdbg"
+run_vm "$TMP/out" $((T + 600)) --restore "$LINUX_SNAP" --script "$TMP/s.vmdbg"
 cp "$TMP/out" "${LINUX_HANDSHAKE_LOG:-/dev/null}" 2>/dev/null
-diag "scripted Linux session: $((SECONDS - start))s"
+diag "scripted Linux session from the restore: $((SECONDS - start))s"
 is "$RC" 0 "the scripted session against the Linux driver passes (exit 0)"
 like "$TMP/out" 'MARK stopped-at-port-ready-1' "break-on ctl PORT_READY 1 stops the VM"
 like "$TMP/out" 'break-on 1: ctl guest->host PORT_READY id=1 value=1' "the stop names the event"

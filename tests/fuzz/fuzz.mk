@@ -1,0 +1,57 @@
+# libFuzzer targets (see tests/fuzz/README.md). Called by the Makefile's `fuzz` goal:
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="console rsp"]   build, then fuzz each target
+#   make -f tests/fuzz/fuzz.mk fuzz-regress                       replay corpus + regress/ only
+#   make -f tests/fuzz/fuzz.mk fuzz-build                         build only
+# vmdbg's sources are compiled here with clang into build/fuzz/ (never build/obj).
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FZ           := build/fuzz
+ALL_TARGETS  := console virtqueue rsp repl frames loader
+FUZZ_TARGETS ?= $(ALL_TARGETS)
+
+FZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+	     -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end -D_GNU_SOURCE -I. $(FZ_SAN)
+# The harnesses must be warning-free; vmdbg's own sources are held to that by
+# the gcc build, and clang's extra GNU-extension warnings are not errors here.
+FZ_WERROR := -Werror
+# gm_ptr is wrapped so every pointer into guest RAM is checked (fuzz_common.c).
+FZ_LDFLAGS := -fsanitize=fuzzer $(FZ_SAN) -Wl,--wrap=gm_ptr
+FZ_LIBS   := -lelf -lreadline -lz -lm -lpthread
+
+LIB_SRCS := $(filter-out cli/main.c,$(wildcard emu/*.c virtio/*.c gdbstub/*.c cli/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/obj/%.o)
+COMMON   := $(FZ)/obj/tests/fuzz/fuzz_common.o
+
+.PHONY: fuzz fuzz-build fuzz-regress
+fuzz: fuzz-build
+	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	scripts/fuzz.sh regress 0 $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FZ)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FZ_CFLAGS) $(FZ_WERROR) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+# An archive, so a target takes only the members it needs: the rsp target
+# defines its own fake VM (vm_*, debug_*) and never pulls emu/vm.o.
+$(FZ)/libvmdbg.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The repl target fences the file system while a command runs (fuzz_repl.c).
+$(FZ)/fuzz_repl: FZ_EXTRA := -Wl,--wrap=fopen -Wl,--wrap=open
+
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(COMMON) $(FZ)/libvmdbg.a
+	$(FUZZ_CC) $(FZ_LDFLAGS) $(FZ_EXTRA) $< $(COMMON) $(FZ)/libvmdbg.a $(FZ_LIBS) -o $@
+
+.SECONDARY:
+-include $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
