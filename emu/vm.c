@@ -167,6 +167,29 @@ static void hide_pvm_hypercalls(struct kvm_cpuid2 *cpuid)
 		 "on PVM a vCPU issuing them hangs (--no-pvm-workarounds to keep them)");
 }
 
+/* CPUID 0x80000007 EDX bit 8: the TSC runs at a constant rate in every state (Intel SDM). */
+#define CPUID_APM_FEATURES 0x80000007
+#define CPUID_APM_EDX_INVARIANT_TSC 8
+
+/*
+ * Measured here: on PVM a guest's TSC is the host's and cannot be moved, so after a
+ * snapshot restore it is ahead by however long the file waited. Linux prefers the TSC
+ * to kvm-clock when the TSC is invariant, and a restored Linux then saw its clock jump
+ * by minutes (RCU stall reports, every timer due at once). Without the bit it keeps
+ * kvm-clock, whose value a restore sets (KVM_SET_CLOCK).
+ */
+static void hide_invariant_tsc(struct kvm_cpuid2 *cpuid)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, CPUID_APM_FEATURES, 0);
+
+	if (!e || !(e->edx & (1u << CPUID_APM_EDX_INVARIANT_TSC)))
+		return;
+	e->edx &= ~(1u << CPUID_APM_EDX_INVARIANT_TSC);
+	log_info("hiding the invariant TSC from the guest: on PVM the TSC cannot be restored, so "
+		 "Linux keeps kvm-clock and a restored guest's clock does not jump "
+		 "(--no-pvm-workarounds to keep it)");
+}
+
 static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
 {
 	int nent = 256;
@@ -471,8 +494,10 @@ int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen)
 	int r;
 
 	/* A restored machine gets the CPUID table it was saved with, already filtered. */
-	if (!restoring && vm->on_pvm && vm->cfg.pvm_workarounds)
+	if (!restoring && vm->on_pvm && vm->cfg.pvm_workarounds) {
 		hide_pvm_hypercalls(vm->cpuid);
+		hide_invariant_tsc(vm->cpuid);
+	}
 	for (int i = 0; i < vm->ncpus; i++) {
 		r = vcpu_init(vm, i);
 		if (r)

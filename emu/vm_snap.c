@@ -100,27 +100,20 @@ static int get_msrs(int fd, const struct kvm_msr_list *l, struct kvm_msr_entry *
 
 /*
  * Measured on PVM: a guest's TSC is the host's (writes to IA32_TSC do not move it), so a
- * restored TSC, TSC_ADJUST or TSC deadline describes another time line; written back
- * they stalled the restored Linux guest's timers for minutes. kvmclock carries the
- * guest's time instead; the guest re-arms its deadline timer from the live TSC.
+ * restored TSC or TSC_ADJUST describes another time line; written back they stalled the
+ * restored Linux guest's timers for minutes. kvmclock carries the guest's time instead.
+ * The TSC deadline is never written with the others: KVM ignores it unless the LAPIC is
+ * already in TSC-deadline mode, so it is re-armed after the LAPIC (restore_tsc_deadline).
  */
 static bool msr_skipped(const struct vm *vm, uint32_t index)
 {
-	return vm->on_pvm && (index == MSR_IA32_TSC || index == MSR_IA32_TSC_ADJUST ||
-			      index == MSR_IA32_TSC_DEADLINE);
+	return index == MSR_IA32_TSC_DEADLINE ||
+	       (vm->on_pvm && (index == MSR_IA32_TSC || index == MSR_IA32_TSC_ADJUST));
 }
 
-static int set_msrs(const struct vm *vm, int fd, const struct kvm_msr_entry *in, unsigned nin,
-		    int cpu)
+static int set_msr_batch(int fd, const struct kvm_msr_entry *e, unsigned n, int cpu)
 {
-	struct kvm_msr_entry e[nin ? nin : 1];
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < nin; i++)
-		if (!msr_skipped(vm, in[i].index))
-			e[n++] = in[i];
-	{
-	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + (n ? n : 1) * sizeof(m->entries[0]));
 	unsigned next = 0;
 
 	if (!m)
@@ -141,7 +134,55 @@ static int set_msrs(const struct vm *vm, int fd, const struct kvm_msr_entry *in,
 	}
 	free(m);
 	return 0;
-	}
+}
+
+static int set_msrs(const struct vm *vm, int fd, const struct kvm_msr_entry *in, unsigned nin,
+		    int cpu)
+{
+	struct kvm_msr_entry e[nin ? nin : 1];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nin; i++)
+		if (!msr_skipped(vm, in[i].index))
+			e[n++] = in[i];
+	return set_msr_batch(fd, e, n, cpu);
+}
+
+static bool msr_find(const struct kvm_msr_entry *in, unsigned n, uint32_t index, uint64_t *val)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (in[i].index == index) {
+			*val = in[i].data;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * A vCPU idling in HLT sleeps until its LAPIC timer fires: left unarmed, a halted vCPU of
+ * a restored Linux guest never ran its pending timers again and the handshake stalled.
+ * The deadline is re-armed as far ahead of the vCPU's TSC now as it was of the TSC
+ * saved with it (the same value where the TSC itself was restored; on PVM, where it was
+ * not, the same remaining time on the host's time line). One already due fires at once.
+ */
+static int restore_tsc_deadline(int fd, const struct kvm_msr_entry *in, unsigned n, int cpu)
+{
+	uint64_t deadline, saved_tsc;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_TSC };
+
+	if (!msr_find(in, n, MSR_IA32_TSC_DEADLINE, &deadline) || !deadline ||
+	    !msr_find(in, n, MSR_IA32_TSC, &saved_tsc))
+		return 0;
+	if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+		return -EIO;
+	m.e = (struct kvm_msr_entry){ .index = MSR_IA32_TSC_DEADLINE,
+				      .data = m.e.data + (deadline > saved_tsc ? deadline - saved_tsc : 0) };
+	if (!m.e.data)
+		m.e.data = 1;
+	return set_msr_batch(fd, &m.e, 1, cpu);
 }
 
 /* --- saving ------------------------------------------------------------------- */
@@ -570,7 +611,9 @@ static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, co
 		if (r)
 			return r;
 	}
-	return 0;
+	*what = "TSC deadline";
+	msrs = snap_get(s, VM_SNAP_VCPU_MSRS, &len);
+	return msrs ? restore_tsc_deadline(fd, msrs, len / sizeof(struct kvm_msr_entry), cpu) : 0;
 }
 
 static int restore_machine(struct vm *vm, const struct snap_file *f, const char **what)

@@ -9,6 +9,9 @@
 #define LAPIC_SVR_ENABLE 0x100
 #define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
+#define LVT_TIMER_TSC_DEADLINE (2u << 17)
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 #define LAPIC_DIV_16 0x3
 #define ICR_DELIVERY_STATUS (1u << 12)
 #define ICR_INIT 0x00004500 /* INIT, level assert */
@@ -61,6 +64,9 @@ static void timer_irq(struct tg_regs *r)
 	if (c->tick_target && c->ticks >= c->tick_target && !c->ticks_done) {
 		tg_timer_stop();
 		c->ticks_done = 1;
+	} else if (c->deadline_period) {
+		/* One-shot: the next tick is armed here, as Linux's clockevent does. */
+		wrmsr(MSR_IA32_TSC_DEADLINE, rdtsc() + c->deadline_period);
 	}
 	lapic_eoi();
 }
@@ -164,6 +170,19 @@ void tg_udelay(uint64_t us)
 		cpu_relax();
 }
 
+static bool tsc_deadline_supported(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	return c & CPUID1_ECX_TSC_DEADLINE;
+}
+
+/*
+ * HZ ticks from the LAPIC timer: periodic by default; with timer=deadline on the command
+ * line, one-shot TSC-deadline ticks re-armed by each interrupt (the mode Linux uses, and
+ * the one a snapshot must carry through the TSC deadline MSR).
+ */
 void tg_timer_start(uint32_t hz, uint64_t target)
 {
 	struct tg_cpu *c = this_cpu();
@@ -172,6 +191,14 @@ void tg_timer_start(uint32_t hz, uint64_t target)
 	c->ticks = 0;
 	c->ticks_done = 0;
 	c->tick_target = target;
+	c->deadline_period = 0;
+	if (!strcmp(tg_arg_str("timer", "periodic"), "deadline") && tsc_deadline_supported() &&
+	    tg_tsc_khz) {
+		c->deadline_period = tg_tsc_khz * 1000 / (hz ? hz : 1000);
+		lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | TG_VEC_TIMER);
+		wrmsr(MSR_IA32_TSC_DEADLINE, rdtsc() + c->deadline_period);
+		return;
+	}
 	lapic_write(LAPIC_TIMER_DIV, LAPIC_DIV_16);
 	lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_PERIODIC | TG_VEC_TIMER);
 	lapic_write(LAPIC_TIMER_INIT, count ? (uint32_t)count : 1);
@@ -179,8 +206,11 @@ void tg_timer_start(uint32_t hz, uint64_t target)
 
 void tg_timer_stop(void)
 {
+	this_cpu()->deadline_period = 0;
 	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | TG_VEC_TIMER);
 	lapic_write(LAPIC_TIMER_INIT, 0);
+	if (tsc_deadline_supported())
+		wrmsr(MSR_IA32_TSC_DEADLINE, 0);
 }
 
 static uint32_t ioapic_read(uint64_t base, uint32_t reg)

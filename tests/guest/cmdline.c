@@ -14,6 +14,7 @@ static const char *const known_keys[] = {
 	"cpus",  /* at most this many CPUs, the BSP included */
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
+	"timer", /* periodic | deadline (TSC-deadline one-shot ticks) */
 	/* virtio-console modes (vcon_modes.c) */
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
 	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",

@@ -145,7 +145,7 @@ static void run_loop(void)
 	tg_smp_start((int)tg_arg_num("cpus", TG_MAX_CPUS));
 	release_aps();
 	tg_timer_start(hz, 0);
-	tg_printf("tg: loop running\n");
+	tg_printf("tg: loop running%s\n", bsp->deadline_period ? " on TSC-deadline ticks" : "");
 	tg_loop(bsp);
 }
 

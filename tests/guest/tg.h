@@ -130,6 +130,7 @@ struct tg_cpu {
 	volatile uint64_t tick_target; /* the timer stops itself here (0: never) */
 	volatile int ticks_done;
 	volatile uint64_t counter;     /* bumped by tg_loop */
+	uint64_t deadline_period;      /* TSC cycles per tick in TSC-deadline mode, else 0 */
 };
 extern struct tg_cpu tg_cpus[TG_MAX_CPUS];
 extern int tg_ncpus; /* CPUs tg_smp_start tried to run (BSP included) */

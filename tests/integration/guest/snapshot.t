@@ -5,7 +5,7 @@
 # --snapshot-at-symbol, a console transfer saved mid-stream delivering every byte once,
 # and every bad file refused with one line and exit 2 before anything is restored.
 source "$(dirname "$0")/../lib.sh"
-plan 39
+plan 43
 
 ELF=$TEST_GUEST
 PORT=$((20000 + RANDOM % 20000))
@@ -90,6 +90,25 @@ like "$TMP/rw" 'rewound-twice' "a snapshot loads as often as wanted"
 like "$TMP/rw" 'Breakpoint 1, cpu [01] at 0x[0-9a-f]+ tg_break_here' "a breakpoint set before a load still stops the guest after it"
 like "$TMP/rw" "snapshot load: cannot open snapshot $TMP/missing.snap" "a missing file is named"
 is "$RC" 1 "a failed load fails the script"
+
+# --- vCPUs halted on their TSC-deadline timers wake up after a restore -----------------
+# Both CPUs sleep in HLT between one-shot TSC-deadline ticks (as an idle Linux CPU does);
+# the restore must re-arm each deadline, or a halted vCPU never wakes again.
+cat >"$TMP/dl.vmdbg" <<EOF
+wait console "tg: cpus up=2 of 2" 20s
+sleep 300
+pause
+snapshot save $TMP/dl.snap
+quit
+EOF
+run_vm "$TMP/dl1" 60 --kernel "$ELF" --cpus 2 --append "mode=hello timer=deadline ticks=3000" \
+	--script "$TMP/dl.vmdbg"
+! grep -q 'tg: done' "$TMP/dl1" && [[ $RC -eq 0 && -s $TMP/dl.snap ]]
+ok $? "saved while both vCPUs sleep between TSC-deadline ticks"
+run_vm "$TMP/dl2" 30 --restore "$TMP/dl.snap"
+like "$TMP/dl2" '^tg: cpu 0 ticks=3000[^ ]*$' "restored, the boot CPU's deadline timer fires again: all its ticks taken"
+like "$TMP/dl2" '^tg: cpu 1 ticks=3000[^ ]*$' "... and the other CPU's: no vCPU stays halted"
+is "$RC" 0 "the restored guest finishes and powers off (exit 0)"
 
 # --- every bad file is refused whole, with one line and exit 2 -----------------------
 refuse() { # refuse FILE REGEX NAME

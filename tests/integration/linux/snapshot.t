@@ -4,7 +4,7 @@
 # three times from the same snapshot, rewound in the same session with `snapshot load`,
 # a different host injection each time, and each time the guest's own reaction to it.
 source "$(dirname "$0")/../lib.sh"
-plan 13
+plan 15
 
 linux_boot_snapshot || { echo "Bail out! no Linux snapshot: the boot failed"; exit 1; }
 cat >"$TMP/s.vmdbg" <<EOS
@@ -61,4 +61,12 @@ like "$TMP/r3" '^ +1 sent +ready +- +sent +sent +no' "... and port 1 is not a co
 [[ $(tr -d '\r' <"$TMP/out" | grep -c 'guest->host DEVICE_READY') -ge 3 ]]
 ok $? "the control log holds three DEVICE_READY: one handshake per replay"
 unlike "$TMP/out" 'Kernel panic|KVM cannot emulate|BUG:|Oops' "no panic, oops or unhandled instruction in any replay"
+# The guest's clock goes on from the save, however old the file: its timestamps stay
+# within the boot log's last one plus this session's length (the TSC, which a restore
+# cannot move on PVM, is not its clocksource), and no RCU stall is reported.
+last_boot=$(tr -d '\r' <"$LINUX_SNAP_LOG" | sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\].*/\1/p' | tail -1)
+last_run=$(tr -d '\r' <"$TMP/out" | sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\].*/\1/p' | sort -n | tail -1)
+[[ -n $last_boot && -n $last_run ]] && ((last_run <= last_boot + (SECONDS - start) + 30))
+ok $? "the restored guest's clock does not jump (last timestamp ${last_run:-?}s, boot log's ${last_boot:-?}s, snapshot $(( $(date +%s) - $(stat -c %Y "$LINUX_SNAP") ))s old)"
+unlike "$TMP/out" 'rcu: INFO|detected stall' "no RCU stall in any replay"
 done_testing
