@@ -517,6 +517,13 @@ struct cmd_state *cmd_state_of(struct session *s)
 	return s->repl;
 }
 
+void cmd_note_reboot(struct session *s)
+{
+	/* `handshake` looks at the new boot's handshake; pending waits still see what follows. */
+	if (s->repl)
+		((struct cmd_state *)s->repl)->ctl_epoch = s->console.ctl_log_seq;
+}
+
 static struct cmd_state *state(struct session *s)
 {
 	struct cmd_state *cs = s->repl;
@@ -943,6 +950,12 @@ int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
 
 	argc = cmd_split(line, buf, sizeof(buf), argv, CMD_MAX_ARGS, err, sizeof(err));
 	if (argc < 0) {
+		const char *t = line + strspn(line, " \t");
+		size_t w = strcspn(t, " \t");
+
+		/* `json ...` asked for JSON even if the rest does not parse (found by fuzzing). */
+		if ((w == 4 && !strncmp(t, "json", 4)) || (w == 6 && !strncmp(t, "--json", 6)))
+			json = true;
 		c.def = &help_def;
 		snprintf(c.err, sizeof(c.err), "parse error: %s", err);
 		r = CMD_ERR;

@@ -106,5 +106,7 @@ void cmd_wait_cancel(struct session *s);
 /* Where a script runner reports what its nested `source` does; see script.h. */
 struct cmd_state;
 struct cmd_state *cmd_state_of(struct session *s);
+/* The machine rebooted (--reboot): the next `handshake` looks at the new boot only. */
+void cmd_note_reboot(struct session *s);
 
 #endif

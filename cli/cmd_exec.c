@@ -70,12 +70,20 @@ static int cmd_pause(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
+static void take_debug_stop(struct cmd_state *cs);
+
 int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 {
 	struct vm *vm = &c->s->vm;
 	int r = 0;
 	bool was = vm_is_paused(vm);
 
+	/*
+	 * A script can resume before the event loop has turned the current stop into its
+	 * notice; taken now, that stop is not mistaken for another vCPU's pending one.
+	 */
+	if (debug_is_stopped(vm))
+		take_debug_stop(c->cs);
 	cmd_flush_notices(c->cs);
 	while (c->cs->bo_refs > 0) {
 		vm_resume(vm);
@@ -95,7 +103,8 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 		OUT("resume: a pending stop event keeps the VM stopped (see `info cpus`)\n");
 	} else if (!was) {
 		OUT("resume: the VM was already running\n");
-	} else if (vm_is_paused(vm)) {
+	} else if (vm_is_paused(vm) && !debug_is_stopped(vm)) {
+		/* (A debugger stop already means the guest ran on to its next breakpoint.) */
 		OUT("resume: still paused (another pause holder: gdb or a running command)\n");
 	} else {
 		OUT("running\n");
@@ -438,9 +447,9 @@ static int cmd_bt(struct cmd_ctx *c)
 
 /* --- breakpoints ---------------------------------------------------------------------- */
 
-static void on_debug_stop(void *opaque)
+/* The stop's event becomes a `Breakpoint N, ...` notice (REPL breakpoints only). */
+static void take_debug_stop(struct cmd_state *cs)
 {
-	struct cmd_state *cs = opaque;
 	struct debug_event ev;
 	bool ours = false;
 
@@ -460,6 +469,13 @@ static void on_debug_stop(void *opaque)
 											  : "Breakpoint",
 			   num, ev.cpu, (unsigned long long)ev.pc, sym);
 	}
+}
+
+static void on_debug_stop(void *opaque)
+{
+	struct cmd_state *cs = opaque;
+
+	take_debug_stop(cs);
 	cmd_wait_check(cs);
 }
 

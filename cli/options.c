@@ -19,7 +19,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
-	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
+	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
 	OPT_SNAP_FILE, OPT_SNAP_EXIT,
 };
 
@@ -40,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "no-pvm-workarounds", no_argument, NULL, OPT_NO_PVM },
+	{ "reboot", no_argument, NULL, OPT_REBOOT },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "snapshot-at", required_argument, NULL, OPT_SNAP_AT },
 	{ "snapshot-at-symbol", required_argument, NULL, OPT_SNAP_AT_SYM },
@@ -71,6 +72,8 @@ void options_usage(FILE *out)
 	      "  --trace mmio,ctl,vq,irq[:FILE]   event trace\n"
 	      "  --virtio-cmdline     append virtio_mmio.device=... for kernels without ACPI\n"
 	      "  --no-pvm-workarounds do not add clearcpuid=/rdinit=/idle on PVM hosts\n"
+	      "  --reboot             a guest reboot resets the machine and boots again (RAM kept)\n"
+	      "                       instead of ending the run\n"
 	      "  --restore FILE       resume the machine saved in snapshot FILE (no --kernel needed)\n"
 	      "  --snapshot-at REGEX  save a snapshot when a guest console line first matches\n"
 	      "  --snapshot-at-symbol SYM  save a snapshot when a vCPU first reaches kernel symbol SYM\n"
@@ -269,6 +272,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case OPT_VIRTIO_CMDLINE: o->virtio_cmdline = true; break;
 		case OPT_NO_PVM: o->pvm_workarounds = false; break;
+		case OPT_REBOOT: o->reboot = true; break;
 		case OPT_RESTORE: o->restore = optarg; break;
 		case OPT_SNAP_AT: o->snapshot_at = optarg; break;
 		case OPT_SNAP_AT_SYM: o->snapshot_at_symbol = optarg; break;

@@ -29,6 +29,7 @@ struct options {
 	const char *trace;    /* mmio,ctl,vq,irq[:FILE] */
 	bool virtio_cmdline;
 	bool pvm_workarounds;
+	bool reboot;          /* --reboot: a guest reboot resets the machine instead of ending the run */
 	bool mem_set, cpus_set;       /* given on the command line (not with --restore) */
 	const char *restore;          /* snapshot to resume instead of booting */
 	const char *snapshot_at;      /* regex on the guest console */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "emu/log.h"
+#include "emu/vm_reboot.h"
 #include "cli/cmd.h"
 #include "cli/repl.h"
 #include "cli/script.h"
@@ -243,13 +244,36 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 	       strsignal(si.ssi_signo));
 }
 
+/* --reboot: the guest asked for a reset, and every vCPU is parking (vm_reboot_request). */
+static void reboot_machine(struct session *s)
+{
+	char err[256];
+
+	vm_pause(&s->vm);
+	/* The devices first, while the rings the guest published are still in RAM as it left them. */
+	console_machine_reset(&s->console);
+	if (vm_reboot(&s->vm, err, sizeof(err))) {
+		session_print(s, "vmdbg: the guest asked for a reboot, which failed: %s", err);
+		vm_end(&s->vm, VM_END_CRASH, "reboot failed: %s", err);
+	} else {
+		session_print(s, "vmdbg: guest reboot %u: machine reset, kernel loaded again, RAM kept",
+			      s->vm.reboots);
+		cmd_note_reboot(s);
+	}
+	vm_resume(&s->vm); /* vm_pause's */
+	vm_resume(&s->vm); /* vm_reboot_request's */
+}
+
 static void on_vm_event(void *opaque, int fd, uint32_t events)
 {
+	struct session *s = opaque;
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* Already drained. */
 	}
+	if (vm_reboot_take(&s->vm) && !vm_ended(&s->vm))
+		reboot_machine(s);
 }
 
 static void report_panic(struct session *s)
@@ -323,6 +347,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 		.virtio_cmdline = o->virtio_cmdline,
 		.serial2_path = o->serial2,
 		.pvm_workarounds = o->pvm_workarounds,
+		.reboot = o->reboot,
 	};
 	sigset_t set;
 	int irqfd, r;
@@ -421,6 +446,12 @@ int session_run(const struct options *o)
 	/* Whatever the guest printed before the end is shown. */
 	vm_pause(&s->vm);
 	on_console_out(s, -1, 0);
+	/*
+	 * The final drain: tx chains the guest published but never notified (a rebooting or
+	 * powering-off kernel leaves its last frames so) are captured, as a device reset does,
+	 * and reach the port backends with everything else.
+	 */
+	console_machine_reset(&s->console);
 	ports_flush(&s->ports, 10000);
 	if (s->opts.repl)
 		repl_stop(s);

@@ -154,7 +154,8 @@ int snapshot_restore_config(struct session *s, struct vm_config *cfg, char *err,
 	cfg->mem_size = st->cfg.mem_size;
 	cfg->ncpus = (int)st->cfg.ncpus;
 	cfg->pvm_workarounds = st->cfg.pvm_workarounds;
-	cfg->initrd = NULL;
+	/* Not loaded (RAM comes from the file): named again in new snapshots, loaded by --reboot. */
+	cfg->initrd = st->cfg.initrd[0] ? st->cfg.initrd : NULL;
 	cfg->append = NULL;
 	cfg->cpuid_filter = NULL;
 	/* The kernel only names symbols now: --kernel overrides the saved path. */

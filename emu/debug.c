@@ -1019,6 +1019,82 @@ void debug_clear_events(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+#define STEP_OVER_WAIT_MS 2000
+
+/* Main thread: CPU runs alone (every other vCPU held) until it stops again, bounded. */
+static void run_one_stopped(struct debug *d, int cpu)
+{
+	struct vm *vm = d->vm;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STEP_OVER_WAIT_MS / 1000;
+	pthread_mutex_lock(&vm->lock);
+	d->stopped = false;
+	if (vm->pause_depth > 0)
+		vm->pause_depth--;
+	pthread_cond_broadcast(&vm->cond);
+	while (!(d->stopped && vm->vcpus[cpu].parked) && !vm->ending)
+		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until) == ETIMEDOUT)
+			break;
+	if (!d->stopped) {
+		/* The instruction did not finish (a halt with nothing to wake it): stop it here. */
+		d->stopped = true;
+		vm->pause_depth++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	vcpu_kick(&vm->vcpus[cpu]);
+	debug_wait_stopped(vm);
+}
+
+/*
+ * A vCPU stopped on one of our int3s would trap on it again at once. gdb removes its
+ * breakpoints before it continues; the REPL (and a gdb that keeps them inserted) leaves
+ * that to vmdbg: the vCPU executes the guest's own instruction alone, with the original
+ * byte back and every other vCPU held, then the int3 returns. True if a vCPU asked to
+ * STEP was stepped that way (its step is done: the caller reports it).
+ */
+static bool step_over_sw(struct debug *d, const enum debug_action *acts)
+{
+	struct vm *vm = d->vm;
+	bool stepped = false;
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		enum debug_action a = acts ? acts[i] : DEBUG_ACT_CONT;
+		struct debug_sw_bp *bp;
+		struct kvm_regs regs;
+		struct kvm_sregs sregs;
+		uint64_t gpa;
+		uint8_t *p;
+
+		if (a == DEBUG_ACT_STOP || !vm->vcpus[i].run || vm_get_regs(vm, i, &regs) ||
+		    vm_get_sregs(vm, i, &sregs) ||
+		    virt_to_phys(vm, i, regs.rip + sregs.cs.base, &gpa) || !(bp = sw_find(d, gpa)) ||
+		    !(p = gm_ptr(&vm->mem, gpa, 1)) || *p != 0xcc)
+			continue;
+		*p = bp->orig;
+		pthread_mutex_lock(&vm->lock);
+		for (int j = 0; j < vm->ncpus; j++) {
+			d->held[j] = j != i;
+			d->stepping[j] = j == i;
+		}
+		pthread_mutex_unlock(&vm->lock);
+		apply_all(d);
+		run_one_stopped(d, i);
+		*p = 0xcc;
+		pthread_mutex_lock(&vm->lock);
+		/* Our own step is no news, unless the user asked for exactly that step. */
+		if (d->has_pending[i] && d->pending[i].reason == DEBUG_STOP_STEP && a != DEBUG_ACT_STEP)
+			d->has_pending[i] = false;
+		memset(d->held, 0, sizeof(d->held));
+		memset(d->stepping, 0, sizeof(d->stepping));
+		d->interrupt = false;
+		pthread_mutex_unlock(&vm->lock);
+		stepped |= a == DEBUG_ACT_STEP;
+	}
+	return stepped;
+}
+
 int debug_resume(struct vm *vm, const enum debug_action *acts)
 {
 	struct debug *d;
@@ -1048,6 +1124,12 @@ int debug_resume(struct vm *vm, const enum debug_action *acts)
 		signal_stop(d);
 		return 1;
 	}
+	pthread_mutex_unlock(&vm->lock);
+	if (d->stopped && any_sw(d) && step_over_sw(d, acts)) {
+		signal_stop(d); /* the asked-for step happened while stepping over the int3 */
+		return 1;
+	}
+	pthread_mutex_lock(&vm->lock);
 	for (int i = 0; i < vm->ncpus; i++) {
 		enum debug_action a = acts ? acts[i] : DEBUG_ACT_CONT;
 
@@ -1091,10 +1173,11 @@ void debug_reinsert_sw(struct vm *vm)
 		struct debug_sw_bp *bp = &d->sw[i];
 		uint8_t *p = bp->used ? gm_ptr(&vm->mem, bp->gpa, 1) : NULL;
 
-		if (p) {
+		/* Where nothing rewrote the page the int3 is still there: keep the saved byte. */
+		if (p && *p != 0xcc)
 			bp->orig = *p;
+		if (p)
 			*p = 0xcc;
-		}
 	}
 	if (d && apply_all(d))
 		log_warn("cannot re-arm the breakpoints after a restore");

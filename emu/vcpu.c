@@ -14,6 +14,7 @@
 #include "layout.h"
 #include "log.h"
 #include "vm.h"
+#include "vm_reboot.h"
 
 #define MSR_IA32_MISC_ENABLE 0x000001a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING 1ULL
@@ -277,9 +278,12 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
 			vm_end(v->vm, VM_END_POWEROFF, "guest shut down");
+		} else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET && v->vm->cfg.reboot) {
+			vm_reboot_request(v->vm);
+			return true;
 		} else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
-			vm_end(v->vm, VM_END_POWEROFF,
-			       "guest asked for a reset; vmdbg ends the run instead");
+			vm_end(v->vm, VM_END_POWEROFF, "guest asked for a reset; vmdbg ends the run "
+			       "instead (--reboot boots it again)");
 		} else {
 			snprintf(what, sizeof(what), "vCPU %d: system event %u", v->id,
 				 run->system_event.type);

@@ -19,6 +19,7 @@
 #include "debug.h"
 #include "layout.h"
 #include "log.h"
+#include "vm_reboot.h"
 
 #define KVM_TSS_ADDR 0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000UL
@@ -92,9 +93,11 @@ static void pm_event(void *opaque, enum pm_event ev)
 
 	if (ev == PM_POWEROFF)
 		vm_end(vm, VM_END_POWEROFF, "guest powered off (ACPI S5)");
+	else if (vm->cfg.reboot)
+		vm_reboot_request(vm);
 	else
-		vm_end(vm, VM_END_POWEROFF,
-		       "guest asked for a reboot (ACPI reset register); vmdbg ends the run instead");
+		vm_end(vm, VM_END_POWEROFF, "guest asked for a reboot (ACPI reset register); "
+		       "vmdbg ends the run instead (--reboot boots it again)");
 }
 
 /* --- creation ----------------------------------------------------------- */
@@ -457,7 +460,7 @@ void vm_load_symbols(struct vm *vm)
 	free(map);
 }
 
-int vm_load(struct vm *vm, char *err, size_t errlen)
+int vm_load_images(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acpi = { .ncpus = vm->ncpus };
 	struct boot_args args = { 0 };
@@ -474,14 +477,21 @@ int vm_load(struct vm *vm, char *err, size_t errlen)
 	if (r)
 		return set_err(err, errlen, r, "cannot build the ACPI tables: %s", strerror(-r));
 
-	vm->cmdline = build_cmdline(vm);
-	if (!vm->cmdline)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
 	args.kernel = vm->cfg.kernel;
 	args.initrd = vm->cfg.initrd;
 	args.cmdline = vm->cmdline;
 	args.rsdp_gpa = rsdp;
-	r = loader_load(&vm->mem, &args, &vm->boot, err, errlen);
+	return loader_load(&vm->mem, &args, &vm->boot, err, errlen);
+}
+
+int vm_load(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	vm->cmdline = build_cmdline(vm);
+	if (!vm->cmdline)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	r = vm_load_images(vm, err, errlen);
 	if (r)
 		return r;
 	vm_load_symbols(vm);
@@ -503,7 +513,8 @@ int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen)
 		if (r)
 			return set_err(err, errlen, r, "cannot create vCPU %d: %s", i, strerror(-r));
 	}
-	return 0;
+	/* Before any vCPU is given boot or restored state: that is what a reset goes back to. */
+	return vm->cfg.reboot ? vm_reboot_prepare(vm, err, errlen) : 0;
 }
 
 int vm_start(struct vm *vm, char *err, size_t errlen)
@@ -650,6 +661,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->com2_fd >= 0)
 		close(vm->com2_fd);
 	debug_free(vm); /* debug.c: breakpoints and the stop eventfd */
+	vm_reboot_free(vm);
 	hostbuf_free(&vm->console_out);
 	symtab_free(&vm->syms);
 	free(vm->cpuid);

@@ -35,6 +35,7 @@ struct vm_config {
 	const char *serial2_path;  /* COM2 output file or NULL */
 	bool pvm_workarounds;      /* add clearcpuid=/rdinit= on PVM (default true) */
 	bool stop_on_crash;        /* keep the VM paused after a crash instead of exiting */
+	bool reboot;               /* a guest reboot resets the machine (vm_reboot.c), not ends the run */
 };
 
 enum vcpu_state { VCPU_RUNNING, VCPU_PAUSED, VCPU_HALTED, VCPU_STOPPED };
@@ -60,6 +61,8 @@ enum vm_end {
 	VM_END_USER = 0,         /* Ctrl-A X, quit, SIGTERM: exit 0 */
 	VM_END_CRASH = 3,        /* triple fault, internal error, panic: exit 3 */
 };
+
+struct snap_file;
 
 struct vm_mmio_dev {
 	uint64_t base;
@@ -102,6 +105,11 @@ struct vm {
 	int event_fd;              /* written when the run ends or a vCPU stops (main loop wakes) */
 	uint64_t start_ns;
 
+	/* Warm reboot (--reboot, emu/vm_reboot.c). */
+	struct snap_file *power_on; /* the vCPUs, irqchip, PIT and UARTs before the first instruction */
+	int reboot_requested;       /* set by a vCPU thread, taken by the main loop (atomic) */
+	unsigned reboots;
+
 	/* Tracing: called on the vCPU thread for every port-I/O / MMIO access (NULL: off). */
 	void (*io_trace)(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
 			 unsigned len, bool is_write);
@@ -120,6 +128,8 @@ int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaqu
 
 /* Write the ACPI tables, load the kernel and its boot structures (nothing runs yet). */
 int vm_load(struct vm *vm, char *err, size_t errlen);
+/* vm_load's part that writes guest RAM (the tables, kernel, initrd, boot structures). */
+int vm_load_images(struct vm *vm, char *err, size_t errlen);
 /* Create the vCPUs (unless vm_create_vcpus did) and start their threads: the guest runs. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
 /* Create the vCPUs without starting them; RESTORING keeps the CPUID table as it is. */

@@ -361,8 +361,8 @@ static int save_machine(struct vm *vm, struct snap_writer *w)
 	return 0;
 }
 
-int vm_snap_save(struct vm *vm, struct snap_writer *w, struct vm_snap_stats *st, char *err,
-		 size_t errlen)
+static int save_state(struct vm *vm, struct snap_writer *w, struct vm_snap_stats *st, bool ram,
+		      char *err, size_t errlen)
 {
 	struct kvm_msr_list *ml = msr_index_list(vm);
 	struct kvm_msr_entry *msrs = ml ? calloc(ml->nmsrs, sizeof(*msrs)) : NULL;
@@ -380,7 +380,7 @@ int vm_snap_save(struct vm *vm, struct snap_writer *w, struct vm_snap_stats *st,
 			fail(err, errlen, r, "cannot read vCPU %d's state: %s", i, strerror(-r));
 	if (!r && (r = save_machine(vm, w)))
 		fail(err, errlen, r, "cannot read the irqchip, PIT or clock: %s", strerror(-r));
-	if (!r)
+	if (!r && ram)
 		vm_snap_save_ram(vm, w, st, buf);
 	if (!r && w->err)
 		r = fail(err, errlen, w->err, "cannot write the snapshot: %s", strerror(-w->err));
@@ -389,6 +389,19 @@ out:
 	free(msrs);
 	free(ml);
 	return r;
+}
+
+int vm_snap_save(struct vm *vm, struct snap_writer *w, struct vm_snap_stats *st, char *err,
+		 size_t errlen)
+{
+	return save_state(vm, w, st, true, err, errlen);
+}
+
+int vm_snap_save_power_on(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct vm_snap_stats st;
+
+	return save_state(vm, w, &st, false, err, errlen);
 }
 
 /* --- checking -------------------------------------------------------------------- */
@@ -473,7 +486,8 @@ int vm_snap_check(struct vm *vm, const struct snap_file *f, char *err, size_t er
 	struct vm_snap_config cfg;
 	const struct snap_section *s;
 	uint32_t len;
-	const struct kvm_cpuid2 *cpuid;
+	const void *cpuid;
+	struct kvm_cpuid2 head;
 	int r = vm_snap_read_config(f, &cfg, err, errlen);
 
 	if (r)
@@ -487,8 +501,10 @@ int vm_snap_check(struct vm *vm, const struct snap_file *f, char *err, size_t er
 			    (unsigned long long)(vm->mem.size >> 20), vm->ncpus, vm->nr_mmio);
 	s = snap_find(f, SNAP_CPUID, 0);
 	cpuid = s ? snap_get(s, VM_SNAP_ONE_FIELD, &len) : NULL;
-	if (!cpuid || len < sizeof(*cpuid) || cpuid->nent > 4096 ||
-	    len != sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]))
+	if (cpuid && len >= sizeof(head))
+		memcpy(&head, cpuid, sizeof(head)); /* fields sit at any offset in the file */
+	if (!cpuid || len < sizeof(head) || head.nent > 4096 ||
+	    len != sizeof(head) + head.nent * sizeof(head.entries[0]))
 		return fail(err, errlen, -EINVAL, "the snapshot's CPUID table is missing or malformed");
 	for (int i = 0; i < vm->ncpus; i++) {
 		s = snap_find(f, SNAP_VCPU, (uint32_t)i);
@@ -516,12 +532,13 @@ int vm_snap_check(struct vm *vm, const struct snap_file *f, char *err, size_t er
 	    !has_field(snap_find(f, SNAP_CLOCK, 0), VM_SNAP_ONE_FIELD, sizeof(struct kvm_clock_data), false))
 		return fail(err, errlen, -EINVAL, "the snapshot's PIT or clock state is missing or malformed");
 	for (int i = 0; i < 2; i++) {
-		const struct uart_state *us;
+		struct uart_state u;
+		const struct uart_state *us = &u;
 
 		s = snap_find(f, SNAP_UART, (uint32_t)i);
-		us = s ? snap_get(s, VM_SNAP_ONE_FIELD, &len) : NULL;
-		if (!us || len != sizeof(*us) || us->rx_head >= 16 || us->rx_count > 16 ||
-		    us->q_head >= UART_RX_QUEUE || us->q_count > UART_RX_QUEUE || us->irq_level > 1)
+		if (!s || snap_get_exact(s, VM_SNAP_ONE_FIELD, &u, sizeof(u)) || us->rx_head >= 16 ||
+		    us->rx_count > 16 || us->q_head >= UART_RX_QUEUE || us->q_count > UART_RX_QUEUE ||
+		    us->irq_level > 1)
 			return fail(err, errlen, -EINVAL, "the snapshot's COM%d state is missing or malformed",
 				    i + 1);
 	}
@@ -578,11 +595,10 @@ static int vcpu_set(int fd, unsigned long req, const struct snap_section *s, uin
 	}
 }
 
-static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, const char **what)
+static int restore_vcpu_with(struct vm *vm, int cpu, const struct snap_section *s,
+			     const struct kvm_msr_entry *msrs, unsigned nmsrs, const char **what)
 {
 	int fd = vm->vcpus[cpu].fd, r;
-	uint32_t len;
-	const void *msrs;
 	static const struct {
 		uint32_t key;
 		unsigned long req;
@@ -603,8 +619,7 @@ static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, co
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		*what = order[i].name;
 		if (order[i].key == VM_SNAP_VCPU_MSRS) {
-			msrs = snap_get(s, VM_SNAP_VCPU_MSRS, &len);
-			r = msrs ? set_msrs(vm, fd, msrs, len / sizeof(struct kvm_msr_entry), cpu) : 0;
+			r = msrs ? set_msrs(vm, fd, msrs, nmsrs, cpu) : 0;
 		} else {
 			r = vcpu_set(fd, order[i].req, s, order[i].key);
 		}
@@ -612,11 +627,30 @@ static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, co
 			return r;
 	}
 	*what = "TSC deadline";
-	msrs = snap_get(s, VM_SNAP_VCPU_MSRS, &len);
-	return msrs ? restore_tsc_deadline(fd, msrs, len / sizeof(struct kvm_msr_entry), cpu) : 0;
+	return msrs ? restore_tsc_deadline(fd, msrs, nmsrs, cpu) : 0;
 }
 
-static int restore_machine(struct vm *vm, const struct snap_file *f, const char **what)
+static int restore_vcpu(struct vm *vm, int cpu, const struct snap_section *s, const char **what)
+{
+	uint32_t len;
+	const void *field = snap_get(s, VM_SNAP_VCPU_MSRS, &len);
+	unsigned n = field ? len / sizeof(struct kvm_msr_entry) : 0;
+	/* Fields sit at any offset in the file: the entries are read from an aligned copy. */
+	struct kvm_msr_entry *msrs = n ? malloc(n * sizeof(*msrs)) : NULL;
+	int r;
+
+	if (n && !msrs)
+		return -ENOMEM;
+	if (n)
+		memcpy(msrs, field, n * sizeof(*msrs));
+	r = restore_vcpu_with(vm, cpu, s, msrs, n, what);
+	free(msrs);
+	return r;
+}
+
+/* CLOCK: false for a reboot, where the guest's time goes on. */
+static int restore_machine(struct vm *vm, const struct snap_file *f, bool with_clock,
+			   const char **what)
 {
 	const struct snap_section *s = snap_find(f, SNAP_IRQCHIP, 0);
 	struct kvm_irqchip chip;
@@ -634,11 +668,14 @@ static int restore_machine(struct vm *vm, const struct snap_file *f, const char 
 	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &pit) < 0)
 		return -errno;
 	*what = "kvmclock";
+	if (!with_clock)
+		goto uarts;
 	snap_get_exact(snap_find(f, SNAP_CLOCK, 0), VM_SNAP_ONE_FIELD, &clock, sizeof(clock));
 	/* Only the value: the host-time fields describe the saving host's clock. */
 	clock = (struct kvm_clock_data){ .clock = clock.clock };
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
 		return -errno;
+uarts:
 	*what = "UARTs";
 	for (int i = 0; i < 2; i++) {
 		struct uart_state us;
@@ -664,21 +701,37 @@ static int set_cpuid(struct vm *vm, const struct snap_file *f)
 	return 0;
 }
 
-int vm_snap_restore(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+static int restore_cpus_and_machine(struct vm *vm, const struct snap_file *f, bool with_clock,
+				    char *err, size_t errlen)
 {
 	const char *what = "";
 	int r;
 
-	vm_snap_restore_ram(vm, snap_find(f, SNAP_RAM, 0));
 	for (int i = 0; i < vm->ncpus; i++) {
 		r = restore_vcpu(vm, i, snap_find(f, SNAP_VCPU, (uint32_t)i), &what);
 		if (r)
 			return fail(err, errlen, r, "cannot restore vCPU %d's %s: %s", i, what,
 				    strerror(-r));
 	}
-	r = restore_machine(vm, f, &what);
+	r = restore_machine(vm, f, with_clock, &what);
 	if (r)
 		return fail(err, errlen, r, "cannot restore the %s: %s", what, strerror(-r));
+	return 0;
+}
+
+int vm_snap_restore_power_on(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+	return restore_cpus_and_machine(vm, f, false, err, errlen);
+}
+
+int vm_snap_restore(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+	int r;
+
+	vm_snap_restore_ram(vm, snap_find(f, SNAP_RAM, 0));
+	r = restore_cpus_and_machine(vm, f, true, err, errlen);
+	if (r)
+		return r;
 	/* Breakpoints survive a load: put the int3 bytes back over the new RAM. */
 	debug_reinsert_sw(vm);
 	return 0;

@@ -32,6 +32,14 @@ struct vm_snap_stats {
 int vm_snap_save(struct vm *vm, struct snap_writer *w, struct vm_snap_stats *st, char *err,
 		 size_t errlen);
 
+/*
+ * A reboot's starting point (emu/vm_reboot.c): CONF, CPID, every vCPU, IRQC, PIT2, CLCK and
+ * the UARTs, no RAM. vm_snap_restore_power_on puts the vCPUs, irqchip, PIT and UARTs back
+ * and leaves RAM and kvmclock alone (a warm reset keeps memory, and time goes on).
+ */
+int vm_snap_save_power_on(struct vm *vm, struct snap_writer *w, char *err, size_t errlen);
+int vm_snap_restore_power_on(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
+
 /* Read CONF (and check it is sane). 0 or -EINVAL with ERR. */
 int vm_snap_read_config(const struct snap_file *f, struct vm_snap_config *cfg, char *err,
 			size_t errlen);

@@ -254,6 +254,22 @@ static const struct virtio_dev_ops console_ops = {
 
 /* --- host API --- */
 
+void console_machine_reset(struct console *c)
+{
+	uint32_t zero = 0;
+	bool wake[CONSOLE_NR_PORTS];
+
+	virtio_mmio_write(&c->mmio, VIRTIO_MMIO_STATUS, &zero, sizeof(zero));
+	virtio_mmio_lock(&c->mmio);
+	for (unsigned i = 0; i < CONSOLE_NR_PORTS; i++)
+		wake[i] = c->port[i].host_tx.len > 0;
+	virtio_mmio_unlock(&c->mmio);
+	/* Unlike the guest's own reset, the host is told: the captured bytes are its to read. */
+	for (unsigned i = 0; i < CONSOLE_NR_PORTS; i++)
+		if (wake[i])
+			host_wake(c, i);
+}
+
 int console_init(struct console *c, const struct guest_mem *gm)
 {
 	int err;

@@ -198,6 +198,12 @@ struct console {
 
 /* 0 or -errno. GM must outlive the device. Wire the callbacks below before the guest runs. */
 int console_init(struct console *c, const struct guest_mem *gm);
+/*
+ * A machine reset (vmdbg's --reboot) or the end of a run, the vCPUs paused: the device resets
+ * as if the driver wrote Status 0 (the tx chains the guest published are captured, host
+ * buffers kept), then the host readers of captured bytes are woken.
+ */
+void console_machine_reset(struct console *c);
 void console_free(struct console *c);
 
 static inline void console_set_irq(struct console *c, void (*raise_irq)(void *), void *opaque)

@@ -210,6 +210,9 @@ static void test_json(void **state)
 	       "(device has 8)\"}}");
 	EXPECT("json echo \"quote\\\" and\\ttab\"", CMD_OK,
 	       "{\"return\":{\"text\":\"quote\\\" and\\ttab\"}}");
+	/* A line that does not parse still answers in JSON when it starts with `json` (fuzzing). */
+	EXPECT("json vq list b\\x41\" 'c'", CMD_ERR,
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"parse error: unterminated \\\" quote\"}}");
 	EXPECT("json get status", CMD_OK, "{\"return\":{\"path\":\"status\",\"value\":0}}");
 	EXPECT("json help wake", CMD_OK, "\"syntax\":\"wake BYTE|dump|shutdown|bpf-done|accessor-ready\"");
 	EXPECT("json virtio", CMD_OK, "\"host-features\":4294967298");

@@ -33,6 +33,7 @@ static void defaults(void **state)
 	assert_int_equal(opts.mem_size, 256ULL << 20);
 	assert_int_equal(opts.cpus, 1);
 	assert_true(opts.pvm_workarounds);
+	assert_false(opts.reboot); /* DESIGN.md: a reboot ends the run unless asked */
 	assert_null(opts.initrd);
 	assert_null(opts.gdb);
 }
@@ -44,7 +45,7 @@ static void every_flag(void **state)
 			       "--gdb-wait", "--script", "s", "--repl", "--json", "--port",
 			       "1:file:/tmp/p1", "--port", "2:unix:/tmp/p2", "--port", "0:null",
 			       "--serial2", "file:/tmp/com2", "--trace", "mmio,ctl:/tmp/t",
-			       "--virtio-cmdline", "--no-pvm-workarounds", "-v", NULL),
+			       "--virtio-cmdline", "--no-pvm-workarounds", "--reboot", "-v", NULL),
 			 0);
 	assert_string_equal(opts.initrd, "i");
 	assert_string_equal(opts.append, "a b");
@@ -54,6 +55,7 @@ static void every_flag(void **state)
 	assert_string_equal(opts.gdb, "tcp:1234");
 	assert_true(opts.gdb_wait && opts.repl && opts.json && opts.virtio_cmdline);
 	assert_false(opts.pvm_workarounds);
+	assert_true(opts.reboot);
 	assert_int_equal(opts.ports[1].kind, PORT_FILE);
 	assert_string_equal(opts.ports[1].path, "/tmp/p1");
 	assert_int_equal(opts.ports[2].kind, PORT_UNIX);

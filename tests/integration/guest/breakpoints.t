@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# REPL software breakpoints stay inserted across `resume` and `step`: vmdbg steps the stopped
+# vCPU over its int3 alone (the original byte back, every other vCPU held), so each resume
+# runs on to the next hit instead of trapping on the same int3 again, and `step` from a
+# breakpoint executes the guest's own instruction. The test guest's tg_break_here is a bare
+# `ret` called once per timer tick by tg_loop (mode=loop), which bumps tg_counter.
+source "$(dirname "$0")/../lib.sh"
+plan 9
+
+cat >"$TMP/s.vmdbg" <<'EOF'
+break tg_break_here
+wait stop 20s
+x/1gx tg_counter
+resume
+wait stop 20s
+x/1gx tg_counter
+resume
+wait stop 20s
+x/1gx tg_counter
+step
+get cpu.0.rip
+resume
+wait stop 20s
+echo MARK after-step
+info breaks
+delete 1
+resume
+wait console "tg: alive 3" 20s
+echo MARK deleted
+EOF
+run_vm "$TMP/out" 60 --kernel "$TEST_GUEST" --cpus 2 --append "mode=loop" --script "$TMP/s.vmdbg"
+tr -d '\r' <"$TMP/out" >"$TMP/lf"
+is "$RC" 0 "the script runs to its end (exit 0)"
+mapfile -t counts < <(sed -n 's/^0x[0-9a-f]*: *\(0x[0-9a-f]*\)$/\1/p' "$TMP/lf")
+[[ ${#counts[@]} -eq 3 ]] && ((counts[0] < counts[1] && counts[1] < counts[2]))
+ok $? "each resume runs on to the next hit: tg_counter ${counts[*]}"
+[[ $(grep -c '^Breakpoint 1, cpu [01] at 0x[0-9a-f]* tg_break_here' "$TMP/lf") -ge 2 ]]
+ok $? "the stops are reported as hits of breakpoint 1 at tg_break_here"
+like "$TMP/lf" '^cpu 0: 0x[0-9a-f]+ tg_loop\+0x[0-9a-f]+$' "step from the breakpoint executes tg_break_here's ret: back in tg_loop"
+ret_to=$(sed -n 's/^cpu 0: \(0x[0-9a-f]*\) tg_loop.*/\1/p' "$TMP/lf" | head -1)
+like "$TMP/lf" "^[0-9]+ \\($ret_to\\)\$" "... and the vCPU's RIP is that address"
+like "$TMP/lf" 'MARK after-step' "resume after the step stops at the next hit"
+like "$TMP/lf" '^1 +break +0x[0-9a-f]+ +1 +tg_break_here' "the breakpoint is still listed, inserted"
+like "$TMP/lf" 'MARK deleted' "deleted, the guest runs freely again"
+unlike "$TMP/lf" 'still paused' "no resume is left paused"
+done_testing
