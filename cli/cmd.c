@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd_priv.h"
+#include "emu/debug.h"
 #include "gdbstub/gdbstub.h"
 #include "emu/log.h"
 #include "script.h"
@@ -823,7 +824,14 @@ void cmd_wait_check(struct cmd_state *cs)
 	case WAIT_CTL: hit = ctl_match(cs); break;
 	case WAIT_PORT:
 	case WAIT_STATUS: hit = state_match(cs); break;
-	case WAIT_STOP: hit = vm_is_paused(&cs->s->vm); break;
+	case WAIT_STOP:
+		hit = vm_is_paused(&cs->s->vm);
+		/* The stop's notice before the next command, not whenever the loop gets to it. */
+		if (hit && debug_is_stopped(&cs->s->vm)) {
+			cmd_take_debug_stop(cs);
+			cmd_flush_notices(cs);
+		}
+		break;
 	case WAIT_SLEEP:
 	case WAIT_EXTERNAL:
 	case WAIT_NONE: break;

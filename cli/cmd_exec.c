@@ -70,8 +70,6 @@ static int cmd_pause(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
-static void take_debug_stop(struct cmd_state *cs);
-
 int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 {
 	struct vm *vm = &c->s->vm;
@@ -83,14 +81,14 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 	 * notice; taken now, that stop is not mistaken for another vCPU's pending one.
 	 */
 	if (debug_is_stopped(vm))
-		take_debug_stop(c->cs);
+		cmd_take_debug_stop(c->cs);
 	cmd_flush_notices(c->cs);
 	while (c->cs->bo_refs > 0) {
 		vm_resume(vm);
 		c->cs->bo_refs--;
 	}
 	if (debug_is_stopped(vm))
-		r = debug_resume(vm, NULL);
+		r = debug_resume_over_sw(vm, NULL);
 	if (r < 0)
 		return cmd_error(c, "resume: %s", strerror(-r));
 	if (quiet)
@@ -165,7 +163,7 @@ static int cmd_step(struct cmd_ctx *c)
 		for (int k = 0; k < vm->ncpus; k++)
 			acts[k] = k == cpu ? DEBUG_ACT_STEP : DEBUG_ACT_STOP;
 		debug_clear_events(vm);
-		r = debug_resume(vm, acts);
+		r = debug_resume_over_sw(vm, acts);
 		if (r < 0)
 			return cmd_error(c, "step: cpu %d: %s", cpu, strerror(-r));
 		while (!debug_is_stopped(vm) && now_ns() - t0 < 2000000000ULL) {
@@ -448,7 +446,7 @@ static int cmd_bt(struct cmd_ctx *c)
 /* --- breakpoints ---------------------------------------------------------------------- */
 
 /* The stop's event becomes a `Breakpoint N, ...` notice (REPL breakpoints only). */
-static void take_debug_stop(struct cmd_state *cs)
+void cmd_take_debug_stop(struct cmd_state *cs)
 {
 	struct debug_event ev;
 	bool ours = false;
@@ -475,7 +473,7 @@ static void on_debug_stop(void *opaque)
 {
 	struct cmd_state *cs = opaque;
 
-	take_debug_stop(cs);
+	cmd_take_debug_stop(cs);
 	cmd_wait_check(cs);
 }
 

@@ -160,6 +160,8 @@ void cmd_emit(struct session *s, const char *text);
 void cmd_notice(struct cmd_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for a break-on stop: the line and the vm_request_pause reference together. */
 void cmd_notice_break_on(struct cmd_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A debugger stop's event becomes its `Breakpoint N, ...` notice now (cmd_exec.c). */
+void cmd_take_debug_stop(struct cmd_state *cs);
 void cmd_flush_notices(struct cmd_state *cs);
 
 /* Waits (cmd.c). */

@@ -1049,9 +1049,9 @@ static void run_one_stopped(struct debug *d, int cpu)
 
 /*
  * A vCPU stopped on one of our int3s would trap on it again at once. gdb removes its
- * breakpoints before it continues; the REPL (and a gdb that keeps them inserted) leaves
- * that to vmdbg: the vCPU executes the guest's own instruction alone, with the original
- * byte back and every other vCPU held, then the int3 returns. True if a vCPU asked to
+ * breakpoints before it continues (debug_resume); the REPL leaves that to vmdbg
+ * (debug_resume_over_sw): the vCPU executes the guest's own instruction alone, with the
+ * original byte back and every other vCPU held, then the int3 returns. True if a vCPU asked to
  * STEP was stepped that way (its step is done: the caller reports it).
  */
 static bool step_over_sw(struct debug *d, const enum debug_action *acts)
@@ -1095,7 +1095,19 @@ static bool step_over_sw(struct debug *d, const enum debug_action *acts)
 	return stepped;
 }
 
+static int resume(struct vm *vm, const enum debug_action *acts, bool over_sw);
+
 int debug_resume(struct vm *vm, const enum debug_action *acts)
+{
+	return resume(vm, acts, false);
+}
+
+int debug_resume_over_sw(struct vm *vm, const enum debug_action *acts)
+{
+	return resume(vm, acts, true);
+}
+
+static int resume(struct vm *vm, const enum debug_action *acts, bool over_sw)
 {
 	struct debug *d;
 	bool keep = false;
@@ -1125,7 +1137,7 @@ int debug_resume(struct vm *vm, const enum debug_action *acts)
 		return 1;
 	}
 	pthread_mutex_unlock(&vm->lock);
-	if (d->stopped && any_sw(d) && step_over_sw(d, acts)) {
+	if (over_sw && d->stopped && any_sw(d) && step_over_sw(d, acts)) {
 		signal_stop(d); /* the asked-for step happened while stepping over the int3 */
 		return 1;
 	}

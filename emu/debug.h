@@ -132,6 +132,13 @@ bool debug_take_event_at(struct vm *vm, uint64_t addr, struct debug_event *ev);
  * runs, or -errno.
  */
 int debug_resume(struct vm *vm, const enum debug_action *acts);
+/*
+ * debug_resume for a debugger that leaves its breakpoints inserted (the REPL): a vCPU
+ * stopped on one of them first executes the guest's own instruction alone, so it does
+ * not trap on the same int3 again. gdb removes its breakpoints before it continues and
+ * uses debug_resume.
+ */
+int debug_resume_over_sw(struct vm *vm, const enum debug_action *acts);
 
 /* Forget every pending event and stepping state (attach of a new debugger). */
 void debug_clear_events(struct vm *vm);
