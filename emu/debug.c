@@ -362,8 +362,15 @@ static int apply_all(struct debug *d)
 		if (d->stepping[i])
 			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
 		d->wstep[i] = !d->stepping[i] && !d->held[i] && any_step_watch(d);
+		/*
+		 * Interrupts are held while a watch is emulated by stepping (QEMU's gdbstub steps
+		 * with SSTEP_NOIRQ too): measured here, PVM sometimes delivered a step's #DB to
+		 * the guest itself when an interrupt arrived during an emulated step, and the
+		 * guest died of it (the gdb soak: watch, continue, detach). They are delivered
+		 * once the watch is gone or the VM stops.
+		 */
 		if (d->wstep[i])
-			g.control |= KVM_GUESTDBG_SINGLESTEP; /* interrupts stay deliverable */
+			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
 		if (g.control)
 			g.control |= KVM_GUESTDBG_ENABLE;
 		if (d->applied_valid[i] && d->applied_ctl[i] == g.control &&
