@@ -15,6 +15,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "pagewalk.h"
+#include "stepframe.h"
 #include "vm.h"
 
 #define DEBUG_MAX_LISTENERS 4
@@ -69,6 +70,7 @@ struct debug {
 	 */
 	bool watch_by_step;
 	bool wstep[VM_MAX_CPUS];
+	struct stepframe sframe[VM_MAX_CPUS]; /* apply_all and the vCPU's own exits */
 	pthread_mutex_t watch_lock;
 	pthread_mutex_t step_lock; /* one stepping vCPU at a time while wstep (debug_serial_begin) */
 
@@ -333,6 +335,13 @@ static int watch_changed(struct debug *d)
 	return slot;
 }
 
+static void set_debugregs(struct debug *d, struct kvm_guest_debug *g)
+{
+	for (int s = 0; s < DEBUG_HW_SLOTS; s++)
+		g->arch.debugreg[s] = d->hw[s].used ? d->hw[s].addr : 0;
+	g->arch.debugreg[7] = any_hw(d) ? dr7_of(d) : 0;
+}
+
 /* Every vCPU must be parked (or not yet running). */
 static int apply_all(struct debug *d)
 {
@@ -371,14 +380,18 @@ static int apply_all(struct debug *d)
 		 */
 		if (d->wstep[i])
 			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
+		/* A step that ended without a debug exit (a kick) may have delivered an event. */
+		stepframe_settle(&d->sframe[i], vm, i);
+		if (g.control & KVM_GUESTDBG_SINGLESTEP)
+			stepframe_arm(&d->sframe[i], vm, i, d->stepping[i]);
+		else
+			d->sframe[i].armed = false;
 		if (g.control)
 			g.control |= KVM_GUESTDBG_ENABLE;
 		if (d->applied_valid[i] && d->applied_ctl[i] == g.control &&
 		    (!hw || d->applied_gen[i] == d->hw_gen))
 			continue;
-		for (int s = 0; s < DEBUG_HW_SLOTS; s++)
-			g.arch.debugreg[s] = d->hw[s].used ? d->hw[s].addr : 0;
-		g.arch.debugreg[7] = hw ? dr7_of(d) : 0;
+		set_debugregs(d, &g);
 		if (ioctl(vm->vcpus[i].fd, KVM_SET_GUEST_DEBUG, &g) < 0) {
 			ret = -errno;
 			log_warn("cpu%d: KVM_SET_GUEST_DEBUG: %s", i, strerror(errno));
@@ -840,6 +853,7 @@ bool debug_handle_exit(struct vcpu *v)
 		log_warn("cpu%d: debug exit without a debugger (exception %u)", v->id, a->exception);
 		return true;
 	}
+	stepframe_settle(&d->sframe[v->id], v->vm, v->id);
 	pthread_mutex_lock(&v->vm->lock);
 	stepping = d->stepping[v->id];
 	pthread_mutex_unlock(&v->vm->lock);
@@ -851,6 +865,7 @@ bool debug_handle_exit(struct vcpu *v)
 			bp = sw_find(d, gpa);
 		if (!bp) {
 			reinject_bp(v, a->pc);
+			debug_insn_completed(v);
 			return true;
 		}
 		ev.reason = DEBUG_STOP_SWBREAK;
@@ -885,6 +900,36 @@ bool debug_handle_exit(struct vcpu *v)
 	}
 	record_stop(d, v, &ev, gpa);
 	return true;
+}
+
+void debug_insn_completed(struct vcpu *v)
+{
+	struct debug *d = dbg_of(v->vm);
+	struct kvm_guest_debug g = { 0 };
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	bool stepping;
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&v->vm->lock);
+	stepping = d->stepping[v->id];
+	pthread_mutex_unlock(&v->vm->lock);
+	if (stepping) {
+		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0)
+			record_stop(d, v,
+				    &(struct debug_event){ .reason = DEBUG_STOP_STEP, .cpu = v->id,
+							   .slot = -1, .pc = regs.rip + sregs.cs.base },
+				    0);
+		return;
+	}
+	if (!d->wstep[v->id] || !d->applied_valid[v->id])
+		return;
+	/* The same control again: KVM arms the step at the new RIP and sets TF. */
+	g.control = d->applied_ctl[v->id];
+	set_debugregs(d, &g);
+	if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &g) < 0)
+		log_warn("cpu%d: cannot re-arm the watch's stepping: %s", v->id, strerror(errno));
 }
 
 bool debug_handle_int3(struct vcpu *v)

@@ -175,6 +175,14 @@ bool debug_handle_exit(struct vcpu *v);
  * recorded, false when the guest's own int3 must be completed as before.
  */
 bool debug_handle_int3(struct vcpu *v);
+
+/*
+ * vCPU thread, after vmdbg finished an instruction for the guest (one PVM cannot emulate, or
+ * the guest's own int3 re-delivered as #BP): KVM_SET_REGS moved RIP away from where KVM armed
+ * a single step, which drops TF, so a stepping vCPU would run on unstepped. A debugger's step
+ * ends there (reported as a step stop); a watch's stepping is armed again.
+ */
+void debug_insn_completed(struct vcpu *v);
 /* Called with vm->lock held: V must stay parked though the VM is not paused. */
 bool debug_vcpu_held(struct vcpu *v);
 /*

@@ -229,8 +229,10 @@ static void handle_internal_error(struct vcpu *v)
 		/* On PVM our own int3 breakpoints arrive here, not as KVM_EXIT_DEBUG (debug.c). */
 		if (n >= 1 && run->emulation_failure.insn_bytes[0] == 0xcc && debug_handle_int3(v))
 			return;
-		if (complete_insn(v, run->emulation_failure.insn_bytes, n, what, sizeof(what)) == 0)
+		if (complete_insn(v, run->emulation_failure.insn_bytes, n, what, sizeof(what)) == 0) {
+			debug_insn_completed(v);
 			return;
+		}
 		report_crash(v, what);
 		return;
 	}

@@ -15,6 +15,7 @@ static const char *const known_keys[] = {
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
 	"timer", /* periodic | deadline (TSC-deadline one-shot ticks) */
+	"softint", /* loop: 1 = the BSP also runs its own int3 once per tick (tg_int_here) */
 	/* virtio-console modes (vcon_modes.c) */
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
 	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",

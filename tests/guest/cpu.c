@@ -109,7 +109,8 @@ void tg_cpu_init(struct tg_cpu *c)
 
 void tg_set_irq_handler(int vector, tg_irq_handler fn)
 {
-	if (vector >= 32 && vector < 256)
+	/* Exceptions only by choice (a #BP the guest expects); the rest halt the CPU. */
+	if ((vector >= 32 && vector < 256) || vector == 3)
 		irq_handlers[vector] = fn;
 }
 
@@ -141,7 +142,7 @@ static void exception(struct tg_regs *r)
 
 void tg_trap(struct tg_regs *r)
 {
-	if (r->vector < 32) {
+	if (r->vector < 32 && !irq_handlers[r->vector]) {
 		exception(r);
 		return;
 	}

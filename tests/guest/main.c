@@ -10,6 +10,7 @@
 int tg_vcon_reboot_main(void); /* vcon_reboot.c */
 
 #define TG_VEC_WAKE 0x30
+#define TG_VEC_BP 3
 #define ALIVE_EVERY_TICKS 100
 
 enum mode {
@@ -37,6 +38,27 @@ __attribute__((noinline, noipa)) void tg_break_here(uint64_t n)
 	__asm__ volatile("" : : "r"(n) : "memory");
 }
 
+/* #BP's handler with softint=1: counts the guest's own int3s (an exception: no EOI). */
+volatile uint64_t tg_soft_ints;
+static bool softint;
+
+static void soft_irq(struct tg_regs *r)
+{
+	(void)r;
+	tg_soft_ints++;
+}
+
+/*
+ * With softint=1, called by tg_loop on the BSP once per tick after tg_break_here: a nop, then
+ * the guest's own int3 (PVM cannot emulate INT n; vmdbg completes int3 and injects #BP), so a
+ * debugger's stepi from here delivers an exception whose frame saves the stepping TF, which
+ * the stub must not leak (gdb_step_event.t).
+ */
+__attribute__((noinline, noipa)) void tg_int_here(void)
+{
+	__asm__ volatile("nop\n\tint3" : : : "memory");
+}
+
 __attribute__((noinline, noipa)) void tg_loop(struct tg_cpu *c)
 {
 	uint64_t last_tick = c->ticks, next_alive = ALIVE_EVERY_TICKS, alive = 0;
@@ -50,6 +72,8 @@ __attribute__((noinline, noipa)) void tg_loop(struct tg_cpu *c)
 			if (t != last_tick) {
 				last_tick = t;
 				tg_break_here(t);
+				if (softint)
+					tg_int_here();
 				if (t >= next_alive) {
 					next_alive = t + ALIVE_EVERY_TICKS;
 					tg_printf("tg: alive %lu\n", ++alive);
@@ -142,10 +166,13 @@ static void run_loop(void)
 {
 	struct tg_cpu *bsp = &tg_cpus[0];
 
+	softint = tg_arg_num("softint", 0) != 0;
+	tg_set_irq_handler(TG_VEC_BP, soft_irq);
 	tg_smp_start((int)tg_arg_num("cpus", TG_MAX_CPUS));
 	release_aps();
 	tg_timer_start(hz, 0);
-	tg_printf("tg: loop running%s\n", bsp->deadline_period ? " on TSC-deadline ticks" : "");
+	tg_printf("tg: loop running%s%s\n", bsp->deadline_period ? " on TSC-deadline ticks" : "",
+		  softint ? " with an int3 each tick" : "");
 	tg_loop(bsp);
 }
 

@@ -2,6 +2,7 @@
 """A hostile gdb remote-protocol client for the soak tests: connect, flood, disconnect.
 
 rsp_flood.py PORT --count N --counter ADDR --bp ADDR --text ADDR [--seed S] [--timeout SEC]
+             [--variants DIGITS]
 
 N times: connect to 127.0.0.1:PORT, send a burst of packets chosen by the round (queries,
 registers, memory reads, breakpoints then continue, Ctrl-C, garbage, bad checksums, an
@@ -22,6 +23,7 @@ ap.add_argument("--bp", type=lambda x: int(x, 0), required=True)
 ap.add_argument("--text", type=lambda x: int(x, 0), required=True)
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--timeout", type=float, default=600)
+ap.add_argument("--variants", default="01234567", help="the bursts to use (digits 0-7), in turn")
 a = ap.parse_args()
 rnd = random.Random(a.seed)
 
@@ -95,7 +97,7 @@ def expect(ok, what, got):
 
 def burst(c, r):
     """One connection's traffic; the round number picks the variant."""
-    v = r % 8
+    v = int(a.variants[r % len(a.variants)])
     try:
         q = c.cmd(b"qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386")
     except (EOFError, ConnectionResetError, BrokenPipeError):

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# A single step that delivers an event must not leave TF in the event's frame. Stepping sets
+# RFLAGS.TF, so the frame of an interrupt or exception the step delivers saves TF; on PVM the
+# step ends inside the handler, and once the debugger stops stepping the handler's IRET
+# restores TF: the guest takes a #DB it never asked for (the test guest prints "tg: exception
+# 1" and halts that CPU). The test guest's tg_int_here (mode=loop softint=1, once per tick on
+# the BSP) is a nop then the guest's own int3 (PVM cannot emulate INT n; vmdbg completes the
+# int3 and injects #BP, whose handler returns): gdb and the REPL stepi through it, then let
+# the guest run on. A step over the completed int3 must also end (KVM_SET_REGS drops the
+# step's TF: without care the vCPU ran on unstepped and gdb waited forever).
+source "$(dirname "$0")/../lib.sh"
+plan 11
+
+ELF=$TEST_GUEST
+PORT=$((20000 + RANDOM % 20000))
+soft() { # soft OUT: the value gdb printed for tg_soft_ints, last one
+	sed -n 's/^soft_ints=\([0-9]*\)$/\1/p' "$1" | tail -n 1
+}
+alive() { tr -d '\r' <"$TMP/vm" | grep -aoE '^tg: alive [0-9]+' | tail -n 1 | awk '{ print $3 + 0 }'; }
+
+start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --gdb "tcp:127.0.0.1:$PORT"
+wait_for "$TMP/vm" 'tg: loop running with an int3 each tick' 60
+ok $? "the test guest runs tg_loop with its own int3 each tick"
+
+# Five times: run to tg_int_here, stepi to the int3, over it, into #BP; run on (breakpoint kept).
+timeout -k 5 120 gdb -batch -nx -ex 'set pagination off' -ex "target remote 127.0.0.1:$PORT" \
+	-ex 'break *tg_int_here' -ex 'python
+import gdb
+for i in range(5):
+    gdb.execute("continue", to_string=True)
+    pcs = [int(gdb.parse_and_eval("$pc"))]
+    for k in range(3):
+        gdb.execute("stepi", to_string=True)
+        pcs.append(int(gdb.parse_and_eval("$pc")))
+    f = gdb.selected_frame()
+    print("round %d: %s then %s" % (i, " ".join("%#x" % p for p in pcs), f.name() or "?"))
+print("soft_ints=%d" % int(gdb.parse_and_eval("tg_soft_ints")))
+' -ex 'delete' -ex 'detach' "$ELF" >"$TMP/gdb" 2>&1
+INT_AT=$(nm "$ELF" | awk '$3 == "tg_int_here" { print $1 }' | sed 's/^0*//')
+[[ $(grep -c '^round [0-4]: ' "$TMP/gdb") -eq 5 ]]
+ok $? "gdb: five rounds of continue to tg_int_here, then stepi x3, each step ending" ||
+	diag "$(tail -n 20 "$TMP/gdb")"
+printf -v want '^round [0-4]: 0x%x 0x%x 0x%x ' $((16#$INT_AT)) $((16#$INT_AT + 1)) $((16#$INT_AT + 2))
+[[ $(grep -cE "$want" "$TMP/gdb") -eq 5 ]]
+ok $? "each round: the nop, then the int3, then a step over the int3 ends at the ret (#BP pending)" ||
+	diag "$(grep '^round' "$TMP/gdb")"
+s1=$(soft "$TMP/gdb")
+a1=$(alive)
+wait_for "$TMP/vm" "tg: alive $((a1 + 2))\\b" 30
+ok $? "after gdb detaches the guest runs on (tg: alive $a1 -> $((a1 + 2)))"
+
+PRE=$(grep -ac 'tg: exception' "$TMP/vm")
+is "$PRE" 0 "no stray #DB in the guest after the gdb steps (no 'tg: exception')" ||
+	diag "$(grep -a -A1 'tg: exception' "$TMP/vm" | head -n 4)"
+timeout -k 5 60 gdb -batch -nx -ex 'set pagination off' -ex "target remote 127.0.0.1:$PORT" \
+	-ex 'python print("soft_ints=%d" % int(gdb.parse_and_eval("tg_soft_ints")))' -ex 'detach' \
+	"$ELF" >"$TMP/gdb2" 2>&1
+s2=$(soft "$TMP/gdb2")
+[[ -n $s1 && -n $s2 ]] && ((s2 > s1))
+ok $? "the #BP handler keeps returning: tg_soft_ints $s1 -> $s2"
+stop_vm
+
+# The REPL's step takes the same path: break, step to the int3, over it, into #BP, resume.
+cat >"$TMP/s.vmdbg" <<'SCRIPT'
+break tg_int_here
+wait stop 20s
+delete 1
+step
+step
+get cpu.0.rip
+step
+resume
+wait console "tg: alive 4" 30s
+echo MARK resumed
+SCRIPT
+run_vm "$TMP/out" 90 --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --script "$TMP/s.vmdbg"
+tr -d '\r' <"$TMP/out" >"$TMP/lf"
+is "$RC" 0 "REPL: the script runs to its end (exit 0)"
+like "$TMP/lf" '^MARK resumed$' "REPL: break, step x3 through the int3, resume: the guest runs on to tg: alive 4"
+like "$TMP/lf" '^cpu 0: 0x[0-9a-f]+ tg_int_here\+0x2$' "REPL: a step over the guest's int3 ends after it"
+unlike "$TMP/lf" 'tg: exception' "REPL: no stray #DB in the guest"
+unlike "$TMP/vm" 'AddressSanitizer|runtime error|internal error|guest crashed' "no crash, no sanitizer report"
+done_testing
