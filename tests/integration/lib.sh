@@ -17,7 +17,8 @@ plan() { echo "1..$1"; }
 tap_cleanup() {
 	local p
 	for p in "${_tap_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TMP"
+	# A failed test keeps its files (vmdbg's output, the guest's console) for a look.
+	if ((_tap_failed)); then echo "# failed: this test's files are kept in $TMP"; else rm -rf "$TMP"; fi
 }
 diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*"; }
 ok() { # ok CONDITION-EXIT-STATUS NAME

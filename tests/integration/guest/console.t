@@ -60,7 +60,9 @@ like "$OUT.lf" '^tg: vcon port 0 name=ktstr-console len=14 nul$' "port 0 name wi
 like "$OUT.lf" '^tg: vcon port 1 name=ktstr-bulk len=11 nul$' "port 1 name"
 like "$OUT.lf" '^tg: vcon port 2 name=ktstr-stats len=12 nul$' "port 2 name"
 like "$OUT.lf" '^tg: vcon handshake done ports=3$' "handshake done with 3 ports"
-like "$OUT.lf" '^vcon: hello on port 0$' "port 0 output reaches vmdbg's stdout"
+# Port 0 shares the terminal with COM1: its line may land inside a COM1 line the guest was
+# still printing (seen under load), so it is not anchored.
+like "$OUT.lf" 'vcon: hello on port 0$' "port 0 output reaches vmdbg's stdout"
 pattern 3 100000 "$TMP/want"
 cmp -s "$TMP/want" "$TMP/p1"
 ok $? "port 1: the 100000-byte stream arrives in the file byte for byte"
