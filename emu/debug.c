@@ -373,10 +373,10 @@ static int apply_all(struct debug *d)
 		d->wstep[i] = !d->stepping[i] && !d->held[i] && any_step_watch(d);
 		/*
 		 * Interrupts are held while a watch is emulated by stepping (QEMU's gdbstub steps
-		 * with SSTEP_NOIRQ too): measured here, PVM sometimes delivered a step's #DB to
-		 * the guest itself when an interrupt arrived during an emulated step, and the
-		 * guest died of it (the gdb soak: watch, continue, detach). They are delivered
-		 * once the watch is gone or the VM stops.
+		 * with SSTEP_NOIRQ too): an interrupt a step delivers saves the stepping TF in its
+		 * frame, and its handler's IRET after the watch is gone gives the guest a #DB
+		 * (stepframe.h). They are delivered once the watch is gone or the VM stops; one
+		 * KVM had injected already is taken care of by stepframe_settle.
 		 */
 		if (d->wstep[i])
 			g.control |= KVM_GUESTDBG_SINGLESTEP | (d->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0);
@@ -417,6 +417,19 @@ static int apply_paused(struct debug *d)
 }
 
 /* --- page walks ------------------------------------------------------------- */
+
+/* CPU's linear RIP (CS base added), as breakpoint addresses and stop events use it. */
+static int cpu_pc(struct vm *vm, int cpu, uint64_t *pc)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int r = vm_get_regs(vm, cpu, &regs);
+
+	if (r || (r = vm_get_sregs(vm, cpu, &sregs)))
+		return r;
+	*pc = regs.rip + sregs.cs.base;
+	return 0;
+}
 
 static int cpu_ctx(struct vm *vm, int cpu, struct pw_ctx *ctx)
 {
@@ -906,8 +919,7 @@ void debug_insn_completed(struct vcpu *v)
 {
 	struct debug *d = dbg_of(v->vm);
 	struct kvm_guest_debug g = { 0 };
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
+	uint64_t pc;
 	bool stepping;
 
 	if (!d)
@@ -916,10 +928,10 @@ void debug_insn_completed(struct vcpu *v)
 	stepping = d->stepping[v->id];
 	pthread_mutex_unlock(&v->vm->lock);
 	if (stepping) {
-		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0)
+		if (cpu_pc(v->vm, v->id, &pc) == 0)
 			record_stop(d, v,
 				    &(struct debug_event){ .reason = DEBUG_STOP_STEP, .cpu = v->id,
-							   .slot = -1, .pc = regs.rip + sregs.cs.base },
+							   .slot = -1, .pc = pc },
 				    0);
 		return;
 	}
@@ -935,14 +947,11 @@ void debug_insn_completed(struct vcpu *v)
 bool debug_handle_int3(struct vcpu *v)
 {
 	struct debug *d = dbg_of(v->vm);
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
 	struct debug_sw_bp *bp;
 	uint64_t gpa, pc;
 
-	if (!d || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+	if (!d || cpu_pc(v->vm, v->id, &pc))
 		return false;
-	pc = regs.rip + sregs.cs.base;
 	if (virt_to_phys(v->vm, v->id, pc, &gpa) || !(bp = sw_find(d, gpa)))
 		return false;
 	record_stop(d, v, &(struct debug_event){ .reason = DEBUG_STOP_SWBREAK, .cpu = v->id,
@@ -1114,14 +1123,11 @@ static bool step_over_sw(struct debug *d, const enum debug_action *acts)
 	for (int i = 0; i < vm->ncpus; i++) {
 		enum debug_action a = acts ? acts[i] : DEBUG_ACT_CONT;
 		struct debug_sw_bp *bp;
-		struct kvm_regs regs;
-		struct kvm_sregs sregs;
-		uint64_t gpa;
+		uint64_t gpa, pc;
 		uint8_t *p;
 
-		if (a == DEBUG_ACT_STOP || !vm->vcpus[i].run || vm_get_regs(vm, i, &regs) ||
-		    vm_get_sregs(vm, i, &sregs) ||
-		    virt_to_phys(vm, i, regs.rip + sregs.cs.base, &gpa) || !(bp = sw_find(d, gpa)) ||
+		if (a == DEBUG_ACT_STOP || !vm->vcpus[i].run || cpu_pc(vm, i, &pc) ||
+		    virt_to_phys(vm, i, pc, &gpa) || !(bp = sw_find(d, gpa)) ||
 		    !(p = gm_ptr(&vm->mem, gpa, 1)) || *p != 0xcc)
 			continue;
 		*p = bp->orig;

@@ -2,7 +2,6 @@
 #include "stepframe.h"
 
 #include <linux/kvm.h>
-#include <string.h>
 #include <sys/ioctl.h>
 
 #include "debug.h"

@@ -42,7 +42,7 @@ __attribute__((noinline, noipa)) void tg_break_here(uint64_t n)
 volatile uint64_t tg_soft_ints;
 static bool softint;
 
-static void soft_irq(struct tg_regs *r)
+static void count_bp(struct tg_regs *r)
 {
 	(void)r;
 	tg_soft_ints++;
@@ -167,7 +167,8 @@ static void run_loop(void)
 	struct tg_cpu *bsp = &tg_cpus[0];
 
 	softint = tg_arg_num("softint", 0) != 0;
-	tg_set_irq_handler(TG_VEC_BP, soft_irq);
+	if (softint)
+		tg_set_irq_handler(TG_VEC_BP, count_bp); /* otherwise a #BP halts the CPU as before */
 	tg_smp_start((int)tg_arg_num("cpus", TG_MAX_CPUS));
 	release_aps();
 	tg_timer_start(hz, 0);

@@ -73,6 +73,9 @@ wait_for() {
 	return 1
 }
 
+# tg_alive [FILE]: the last N of the test guest's "tg: alive N" lines in FILE ($TMP/vm).
+tg_alive() { tr -d '\r' <"${1:-$TMP/vm}" | grep -aoE '^tg: alive [0-9]+' | tail -n 1 | awk '{ print $3 + 0 }'; }
+
 # stop_vm: end a background vmdbg with SIGTERM and collect its status in RC.
 stop_vm() {
 	kill -TERM "$VM_PID" 2>/dev/null

@@ -13,13 +13,12 @@ ELF=$TEST_GUEST
 PORT=$((20000 + RANDOM % 20000))
 t0=$SECONDS
 sym() { nm "$ELF" | awk -v s="$1" '$3 == s { print "0x" $1 }'; }
-alive() { tr -d '\r' <"$TMP/vm" | grep -aoE '^tg: alive [0-9]+' | tail -n 1 | awk '{ print $3 + 0 }'; }
 
 start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=loop" --gdb "tcp:127.0.0.1:$PORT"
 wait_for "$TMP/vm" 'tg: alive 2' 60
 ok $? "the guest runs (tg: alive lines) with the stub listening"
 
-a0=$(alive)
+a0=$(tg_alive)
 SEED=${SOAK_GDB_SEED:-$RANDOM}
 diag "rsp_flood.py seed $SEED (SOAK_GDB_SEED=$SEED repeats this run's choices)"
 # The flood's own limit comes first, so a stuck run still prints its counts and first bad replies.
@@ -35,7 +34,7 @@ is "$(kv closed_by_stub)" 0 "the stub never dropped a client mid-burst" || diag 
 kill -0 "$VM_PID" 2>/dev/null
 ok $? "vmdbg is still alive after the flood" || diag "$(tail -n 20 "$TMP/vm")"
 
-a1=$(alive)
+a1=$(tg_alive)
 sleep 3
 wait_for "$TMP/vm" "tg: alive $((a1 + 2))\\b" 30
 ok $? "the guest still runs: its output advances past 'tg: alive $a1' with no debugger attached" ||
@@ -45,7 +44,7 @@ timeout -k 5 90 gdb -batch -nx -ex 'set pagination off' -ex "target remote 127.0
 	-ex 'info registers rip' -ex 'p tg_counter' -ex 'detach' "$ELF" >"$TMP/gdb" 2>&1
 like "$TMP/gdb" '^rip +0x[0-9a-f]+ +(0x[0-9a-f]+ )?<' "a real gdb -batch attaches after the flood and reads rip with a symbol"
 like "$TMP/gdb" '^\$1 = [1-9][0-9]*' "and reads tg_counter (non-zero: the loop ran)"
-a2=$(alive)
+a2=$(tg_alive)
 wait_for "$TMP/vm" "tg: alive $((a2 + 2))\\b" 30
 ok $? "after gdb detaches the guest runs on"
 unlike "$TMP/vm" 'tg: exception' "no stray exception in the guest (a step's TF left in an event frame gives a #DB)"

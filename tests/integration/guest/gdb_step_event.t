@@ -16,7 +16,6 @@ PORT=$((20000 + RANDOM % 20000))
 soft() { # soft OUT: the value gdb printed for tg_soft_ints, last one
 	sed -n 's/^soft_ints=\([0-9]*\)$/\1/p' "$1" | tail -n 1
 }
-alive() { tr -d '\r' <"$TMP/vm" | grep -aoE '^tg: alive [0-9]+' | tail -n 1 | awk '{ print $3 + 0 }'; }
 
 start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --gdb "tcp:127.0.0.1:$PORT"
 wait_for "$TMP/vm" 'tg: loop running with an int3 each tick' 60
@@ -45,7 +44,7 @@ printf -v want '^round [0-4]: 0x%x 0x%x 0x%x ' $((16#$INT_AT)) $((16#$INT_AT + 1
 ok $? "each round: the nop, then the int3, then a step over the int3 ends at the ret (#BP pending)" ||
 	diag "$(grep '^round' "$TMP/gdb")"
 s1=$(soft "$TMP/gdb")
-a1=$(alive)
+a1=$(tg_alive)
 wait_for "$TMP/vm" "tg: alive $((a1 + 2))\\b" 30
 ok $? "after gdb detaches the guest runs on (tg: alive $a1 -> $((a1 + 2)))"
 
@@ -79,5 +78,6 @@ is "$RC" 0 "REPL: the script runs to its end (exit 0)"
 like "$TMP/lf" '^MARK resumed$' "REPL: break, step x3 through the int3, resume: the guest runs on to tg: alive 4"
 like "$TMP/lf" '^cpu 0: 0x[0-9a-f]+ tg_int_here\+0x2$' "REPL: a step over the guest's int3 ends after it"
 unlike "$TMP/lf" 'tg: exception' "REPL: no stray #DB in the guest"
-unlike "$TMP/vm" 'AddressSanitizer|runtime error|internal error|guest crashed' "no crash, no sanitizer report"
+cat "$TMP/vm" "$TMP/out" >"$TMP/both"
+unlike "$TMP/both" 'AddressSanitizer|runtime error|internal error|guest crashed' "no crash, no sanitizer report (gdb and REPL runs)"
 done_testing
