@@ -854,6 +854,17 @@ static void reinject_bp(struct vcpu *v, uint64_t pc)
 		log_warn("cpu%d: cannot re-inject the guest's own int3: %s", v->id, strerror(errno));
 }
 
+/* vCPU thread: whether V's current run is a debugger's step (set by the resuming thread). */
+static bool cpu_stepping(struct debug *d, struct vcpu *v)
+{
+	bool stepping;
+
+	pthread_mutex_lock(&v->vm->lock);
+	stepping = d->stepping[v->id];
+	pthread_mutex_unlock(&v->vm->lock);
+	return stepping;
+}
+
 bool debug_handle_exit(struct vcpu *v)
 {
 	struct debug *d = dbg_of(v->vm);
@@ -867,9 +878,7 @@ bool debug_handle_exit(struct vcpu *v)
 		return true;
 	}
 	stepframe_settle(&d->sframe[v->id], v->vm, v->id);
-	pthread_mutex_lock(&v->vm->lock);
-	stepping = d->stepping[v->id];
-	pthread_mutex_unlock(&v->vm->lock);
+	stepping = cpu_stepping(d, v);
 
 	if (a->exception == BP_VECTOR) {
 		struct debug_sw_bp *bp = NULL;
@@ -920,14 +929,10 @@ void debug_insn_completed(struct vcpu *v)
 	struct debug *d = dbg_of(v->vm);
 	struct kvm_guest_debug g = { 0 };
 	uint64_t pc;
-	bool stepping;
 
 	if (!d)
 		return;
-	pthread_mutex_lock(&v->vm->lock);
-	stepping = d->stepping[v->id];
-	pthread_mutex_unlock(&v->vm->lock);
-	if (stepping) {
+	if (cpu_stepping(d, v)) {
 		if (cpu_pc(v->vm, v->id, &pc) == 0)
 			record_stop(d, v,
 				    &(struct debug_event){ .reason = DEBUG_STOP_STEP, .cpu = v->id,

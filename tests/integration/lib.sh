@@ -41,11 +41,13 @@ unlike() {
 }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # skip $*"; }
 
-# run_vm OUT TIMEOUT ARGS...: run vmdbg to its end with stdin from /dev/null; sets RC.
+# run_vm OUT TIMEOUT ARGS...: run vmdbg to its end with stdin from /dev/null; sets RC. OUT.lf is
+# OUT without the CRs of the guest's serial line ends, for line-anchored patterns.
 run_vm() {
 	local out=$1 t=$2; shift 2
 	timeout -k 5 "$t" "$VMDBG" "$@" </dev/null >"$out" 2>&1
 	RC=$?
+	tr -d '\r' <"$out" >"$out.lf"
 }
 
 # start_vm OUT ARGS...: vmdbg in the background (stdin from a fifo kept open); sets VM_PID, VM_IN.

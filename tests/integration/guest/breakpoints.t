@@ -29,18 +29,17 @@ wait console "tg: alive 3" 20s
 echo MARK deleted
 EOF
 run_vm "$TMP/out" 60 --kernel "$TEST_GUEST" --cpus 2 --append "mode=loop" --script "$TMP/s.vmdbg"
-tr -d '\r' <"$TMP/out" >"$TMP/lf"
 is "$RC" 0 "the script runs to its end (exit 0)"
-mapfile -t counts < <(sed -n 's/^0x[0-9a-f]*: *\(0x[0-9a-f]*\)$/\1/p' "$TMP/lf")
+mapfile -t counts < <(sed -n 's/^0x[0-9a-f]*: *\(0x[0-9a-f]*\)$/\1/p' "$TMP/out.lf")
 [[ ${#counts[@]} -eq 3 ]] && ((counts[0] < counts[1] && counts[1] < counts[2]))
 ok $? "each resume runs on to the next hit: tg_counter ${counts[*]}"
-[[ $(grep -c '^Breakpoint 1, cpu [01] at 0x[0-9a-f]* tg_break_here' "$TMP/lf") -ge 2 ]]
+[[ $(grep -c '^Breakpoint 1, cpu [01] at 0x[0-9a-f]* tg_break_here' "$TMP/out.lf") -ge 2 ]]
 ok $? "the stops are reported as hits of breakpoint 1 at tg_break_here"
-like "$TMP/lf" '^cpu 0: 0x[0-9a-f]+ tg_loop\+0x[0-9a-f]+$' "step from the breakpoint executes tg_break_here's ret: back in tg_loop"
-ret_to=$(sed -n 's/^cpu 0: \(0x[0-9a-f]*\) tg_loop.*/\1/p' "$TMP/lf" | head -1)
-like "$TMP/lf" "^[0-9]+ \\($ret_to\\)\$" "... and the vCPU's RIP is that address"
-like "$TMP/lf" 'MARK after-step' "resume after the step stops at the next hit"
-like "$TMP/lf" '^1 +break +0x[0-9a-f]+ +1 +tg_break_here' "the breakpoint is still listed, inserted"
-like "$TMP/lf" 'MARK deleted' "deleted, the guest runs freely again"
-unlike "$TMP/lf" 'still paused' "no resume is left paused"
+like "$TMP/out.lf" '^cpu 0: 0x[0-9a-f]+ tg_loop\+0x[0-9a-f]+$' "step from the breakpoint executes tg_break_here's ret: back in tg_loop"
+ret_to=$(sed -n 's/^cpu 0: \(0x[0-9a-f]*\) tg_loop.*/\1/p' "$TMP/out.lf" | head -1)
+like "$TMP/out.lf" "^[0-9]+ \\($ret_to\\)\$" "... and the vCPU's RIP is that address"
+like "$TMP/out.lf" 'MARK after-step' "resume after the step stops at the next hit"
+like "$TMP/out.lf" '^1 +break +0x[0-9a-f]+ +1 +tg_break_here' "the breakpoint is still listed, inserted"
+like "$TMP/out.lf" 'MARK deleted' "deleted, the guest runs freely again"
+unlike "$TMP/out.lf" 'still paused' "no resume is left paused"
 done_testing

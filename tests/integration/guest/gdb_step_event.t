@@ -73,11 +73,10 @@ wait console "tg: alive 4" 30s
 echo MARK resumed
 SCRIPT
 run_vm "$TMP/out" 90 --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --script "$TMP/s.vmdbg"
-tr -d '\r' <"$TMP/out" >"$TMP/lf"
 is "$RC" 0 "REPL: the script runs to its end (exit 0)"
-like "$TMP/lf" '^MARK resumed$' "REPL: break, step x3 through the int3, resume: the guest runs on to tg: alive 4"
-like "$TMP/lf" '^cpu 0: 0x[0-9a-f]+ tg_int_here\+0x2$' "REPL: a step over the guest's int3 ends after it"
-unlike "$TMP/lf" 'tg: exception' "REPL: no stray #DB in the guest"
+like "$TMP/out.lf" '^MARK resumed$' "REPL: break, step x3 through the int3, resume: the guest runs on to tg: alive 4"
+like "$TMP/out.lf" '^cpu 0: 0x[0-9a-f]+ tg_int_here\+0x2$' "REPL: a step over the guest's int3 ends after it"
+unlike "$TMP/out.lf" 'tg: exception' "REPL: no stray #DB in the guest"
 cat "$TMP/vm" "$TMP/out" >"$TMP/both"
 unlike "$TMP/both" 'AddressSanitizer|runtime error|internal error|guest crashed' "no crash, no sanitizer report (gdb and REPL runs)"
 done_testing

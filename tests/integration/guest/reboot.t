@@ -44,7 +44,6 @@ ctl log
 EOF
 run_vm "$TMP/rb" 90 --kernel "$TEST_GUEST" --reboot --script "$TMP/s.vmdbg" \
 	--port 1:file:"$TMP/rb.p1" --port 2:null --append "$ARGS"
-tr -d '\r' <"$TMP/rb" >"$TMP/rb.lf"
 is "$RC" 0 "with --reboot the script runs to its end (exit 0)"
 like "$TMP/rb.lf" '^vmdbg: guest reboot 1: machine reset, kernel loaded again, RAM kept$' "vmdbg reports the reboot"
 is "$(grep -c '^tg: hello from the test guest' "$TMP/rb.lf")" 2 "the guest booted twice"
@@ -69,7 +68,6 @@ run_vm "$TMP/snap" 60 --kernel "$TEST_GUEST" --port 1:null --port 2:null --appen
 [[ $RC -eq 0 && -s $TMP/a.snap ]]
 ok $? "a snapshot is taken in the middle of boot 1"
 run_vm "$TMP/rs" 60 --restore "$TMP/a.snap" --reboot --port 1:file:"$TMP/rs.p1" --port 2:null
-tr -d '\r' <"$TMP/rs" >"$TMP/rs.lf"
 like "$TMP/rs.lf" '^vmdbg: guest reboot 1: ' "restored with --reboot, the machine reboots"
 like "$TMP/rs.lf" '^tg: done' "... boots the snapshot's kernel again and the guest finishes"
 is "$RC" 0 "... and powers off (exit 0)"

@@ -30,8 +30,8 @@ like "$TMP/run1" '^machine: 256 MiB, 2 vCPU\(s\), 1 virtio device' "snapshot inf
 size=$(stat -c %s "$TMP/a.snap")
 ((size < 4 * 1024 * 1024))
 ok $? "a 256 MiB guest that touched ~1.5 MiB makes a small file ($size bytes): only written pages"
-counter=$(tr -d '\r' <"$TMP/run1" | sed -n 's/^0x[0-9a-f]*: *\(0x[0-9a-f]*\)$/\1/p' | head -1)
-rip=$(tr -d '\r' <"$TMP/run1" | sed -n 's/^[0-9]* (\(0x[0-9a-f]*\))$/\1/p' | head -1)
+counter=$(sed -n 's/^0x[0-9a-f]*: *\(0x[0-9a-f]*\)$/\1/p' "$TMP/run1.lf" | head -1)
+rip=$(sed -n 's/^[0-9]* (\(0x[0-9a-f]*\))$/\1/p' "$TMP/run1.lf" | head -1)
 [[ -n $counter && -n $rip ]]
 ok $? "the saved tg_counter ($counter) and RIP ($rip) were read"
 
@@ -84,7 +84,7 @@ snapshot load $TMP/missing.snap
 EOF
 run_vm "$TMP/rw" 60 --kernel "$ELF" --cpus 2 --append "mode=loop" --script "$TMP/rewind.vmdbg"
 like "$TMP/rw" '^loaded .*b.snap: ' "snapshot load reports what it loaded"
-[[ $(tr -d '\r' <"$TMP/rw" | grep -c '^tg: alive 3$') -ge 3 ]]
+[[ $(grep -c '^tg: alive 3$' "$TMP/rw.lf") -ge 3 ]]
 ok $? "after each load the guest repeats from the saved point (alive 3 printed 3 times)"
 like "$TMP/rw" 'rewound-twice' "a snapshot loads as often as wanted"
 like "$TMP/rw" 'Breakpoint 1, cpu [01] at 0x[0-9a-f]+ tg_break_here' "a breakpoint set before a load still stops the guest after it"
@@ -192,7 +192,7 @@ held=$(sed -n 's/^port 1: guest wrote [0-9]* bytes, \([0-9]*\) not read.*/\1/p' 
 ok $? "the save caught the stream in the middle, $held bytes held by the device"
 run_vm "$TMP/mid2" 60 --restore "$TMP/c.snap" --port 1:file:"$TMP/c.out" --port 2:null
 like "$TMP/mid2" "tg: vcon port 1 tx bytes=$N crc=0x[0-9a-f]+" "the restored guest finishes the transfer"
-crc=$(tr -d '\r' <"$TMP/mid2" | sed -n "s/.*tg: vcon port 1 tx bytes=$N crc=\(0x[0-9a-f]*\).*/\1/p")
+crc=$(sed -n "s/.*tg: vcon port 1 tx bytes=$N crc=\(0x[0-9a-f]*\).*/\1/p" "$TMP/mid2.lf")
 python3 - "$TMP/c.out" "$N" "$crc" <<'EOF'
 import sys, zlib
 data = open(sys.argv[1], 'rb').read()

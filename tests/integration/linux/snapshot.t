@@ -44,7 +44,7 @@ start=$SECONDS
 run_vm "$TMP/out" 900 --restore "$LINUX_SNAP" --script "$TMP/s.vmdbg"
 diag "three handshakes from one snapshot: $((SECONDS - start))s"
 is "$RC" 0 "the session runs to its end (exit 0)"
-section() { tr -d '\r' <"$TMP/out" | awk -v a="MARK $1" -v b="MARK $2" '$0 == a { on = 1; next } $0 == b { on = 0 } on'; }
+section() { awk -v a="MARK $1" -v b="MARK $2" '$0 == a { on = 1; next } $0 == b { on = 0 } on' "$TMP/out.lf"; }
 section round-1 reaction-1 >"$TMP/r1"
 section round-2 reaction-2 >"$TMP/r2"
 section round-3 reaction-3 >"$TMP/r3"
@@ -58,14 +58,14 @@ unlike "$TMP/r2" 'out-of-bound id 5|VIOLATION' "... and nothing of round 1's inj
 like "$TMP/r3" '^3 of 3 ports ready' "rewound a second time, the handshake completes again"
 like "$TMP/r3" 'repeated PORT_READY for port 1' "injection 3, a duplicate PORT_ADD(1): the driver answers PORT_READY(1,1) again"
 like "$TMP/r3" '^ +1 sent +ready +- +sent +sent +no' "... and port 1 is not a console this time"
-[[ $(tr -d '\r' <"$TMP/out" | grep -c 'guest->host DEVICE_READY') -ge 3 ]]
+[[ $(grep -c 'guest->host DEVICE_READY' "$TMP/out.lf") -ge 3 ]]
 ok $? "the control log holds three DEVICE_READY: one handshake per replay"
 unlike "$TMP/out" 'Kernel panic|KVM cannot emulate|BUG:|Oops' "no panic, oops or unhandled instruction in any replay"
 # The guest's clock goes on from the save, however old the file: its timestamps stay
 # within the boot log's last one plus this session's length (the TSC, which a restore
 # cannot move on PVM, is not its clocksource), and no RCU stall is reported.
 last_boot=$(tr -d '\r' <"$LINUX_SNAP_LOG" | sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\].*/\1/p' | tail -1)
-last_run=$(tr -d '\r' <"$TMP/out" | sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\].*/\1/p' | sort -n | tail -1)
+last_run=$(sed -n 's/^\[ *\([0-9]*\)\.[0-9]*\].*/\1/p' "$TMP/out.lf" | sort -n | tail -1)
 [[ -n $last_boot && -n $last_run ]] && ((last_run <= last_boot + (SECONDS - start) + 30))
 ok $? "the restored guest's clock does not jump (last timestamp ${last_run:-?}s, boot log's ${last_boot:-?}s, snapshot $(( $(date +%s) - $(stat -c %Y "$LINUX_SNAP") ))s old)"
 unlike "$TMP/out" 'rcu: INFO|detected stall' "no RCU stall in any replay"
