@@ -61,19 +61,31 @@ start_vm() {
 	exec {VM_IN_FD}>"$VM_IN"
 }
 
-# wait_for FILE REGEX SECONDS: poll until FILE matches or the time is up (returns 1).
+# guest_text FILE: vmdbg's output with its own message lines taken out. vmdbg writes a message
+# at once but the guest's COM1 bytes when its main thread drains them, so a message can land
+# inside a guest line the guest had already finished ("tg: loop running" + a notice + " with
+# ..."); without the messages the guest's lines are whole again.
+guest_text() { perl -0pe 's/vmdbg: [^\n]*\n//g' "$1" 2>/dev/null; }
+
+# wait_for [--guest] FILE REGEX SECONDS: poll until FILE (with --guest: its guest_text)
+# matches or the time is up (returns 1).
 wait_for() {
+	local match=_file_matches
+	[[ $1 == --guest ]] && { match=_guest_matches; shift; }
 	local file=$1 re=$2 t=$3 end=$((SECONDS + $3))
 	while ((SECONDS < end)); do
-		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+		"$match" "$file" "$re" && return 0
 		if [[ -n ${VM_PID:-} ]] && ! kill -0 "$VM_PID" 2>/dev/null; then
-			grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+			"$match" "$file" "$re" && return 0
 			return 1
 		fi
 		sleep 0.2
 	done
 	return 1
 }
+_file_matches() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+# -c, not -q: grep leaving early would fail the pipe (pipefail) with perl's SIGPIPE.
+_guest_matches() { guest_text "$1" | grep -Ec -- "$2" >/dev/null; }
 
 # tg_alive [FILE]: the last N of the test guest's "tg: alive N" lines in FILE ($TMP/vm).
 tg_alive() { tr -d '\r' <"${1:-$TMP/vm}" | grep -aoE '^tg: alive [0-9]+' | tail -n 1 | awk '{ print $3 + 0 }'; }

@@ -18,7 +18,7 @@ soft() { # soft OUT: the value gdb printed for tg_soft_ints, last one
 }
 
 start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --gdb "tcp:127.0.0.1:$PORT"
-wait_for "$TMP/vm" 'tg: loop running with an int3 each tick' 60
+wait_for --guest "$TMP/vm" 'tg: loop running with an int3 each tick' 60
 ok $? "the test guest runs tg_loop with its own int3 each tick"
 
 # Five times: run to tg_int_here, stepi to the int3, over it, into #BP; run on (breakpoint kept).
