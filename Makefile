@@ -2,6 +2,7 @@
 #   make            build build/vmdbg and build/test-guest.elf
 #   make run        build, fetch and build the Linux guest, boot it with the REPL
 #   make check      install what is missing, build, run every test tier
+#   make check-hwkvm  the integration tests inside a nested hardware-style KVM (AMD SVM under QEMU TCG)
 #   make bench      side-by-side figures (installs QEMU when missing)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 #   SANITIZE=1      build with ASan and UBSan (objects kept apart from the plain build)
@@ -25,7 +26,8 @@ OBJ      := $(BUILD)/obj
 endif
 
 LIB_SRC  := $(filter-out cli/main.c,$(wildcard emu/*.c virtio/*.c gdbstub/*.c cli/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(OBJ)/%.o)
+# emu/initrd_idle_elf.S carries build/idle (scripts/initramfs/idle.mk) into vmdbg.
+LIB_OBJ  := $(LIB_SRC:%.c=$(OBJ)/%.o) $(OBJ)/emu/initrd_idle_elf.o
 LIB      := $(OBJ)/libvmdbg.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJ)/unit/%)
@@ -35,8 +37,10 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Relink build/vmdbg whenever the flavour (plain or sanitized) changes.
 FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
 
-.PHONY: all run check check-unit check-guest check-linux bench fuzz fuzz-regress guest deps clean install
+.PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-regress guest deps clean install
 all: $(BUILD)/vmdbg $(BUILD)/test-guest.elf
+
+include scripts/initramfs/idle.mk
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
@@ -53,6 +57,10 @@ $(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(OBJ)/emu/initrd_idle_elf.o: emu/initrd_idle_elf.S $(IDLE_BIN) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DIDLE_BIN='"$(IDLE_BIN)"' -c -o $@ $<
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -67,7 +75,7 @@ $(OBJ)/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB) | $(DEPS_STAMP)
 include tests/guest/guest.mk
 
 # --- the Linux guests (kernel from Debian's source, Debian's stock kernel, initramfs)
-guest: $(DEPS_STAMP)
+guest: $(DEPS_STAMP) $(IDLE_BIN)
 	scripts/mkguest.sh
 
 run: all guest
@@ -85,6 +93,10 @@ check-guest: all
 
 check-linux: all
 	@scripts/run-tests.sh --only linux $(OBJ)/unit
+
+# The guest and Linux tiers again inside a nested hardware-style KVM (scripts/hwkvm.sh).
+check-hwkvm: all
+	@scripts/run-tests.sh --only hwkvm $(OBJ)/unit
 
 bench: all
 	scripts/bench.sh
@@ -104,6 +116,7 @@ install: $(BUILD)/vmdbg
 PREFIX ?= /usr/local
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
+		$(IDLE_BIN)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/tg -type f -name '*.d' 2>/dev/null)

@@ -127,6 +127,34 @@ int cpuid_filter(struct kvm_cpuid2 *cpuid, const char *list, char *err, size_t e
 	return 0;
 }
 
+/* Bits named in the SDM (leaf 1 ECX) and AMD's APM (leaf 0x80000001 ECX). */
+#define CPUID_1_ECX_VMX (1u << 5)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_80000001_ECX_SVM (1u << 2)
+
+void cpuid_complete(struct kvm_cpuid2 *cpuid, bool tsc_deadline)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, 1, 0);
+
+	if (e) {
+		/*
+		 * KVM leaves these to the VMM. Without the hypervisor bit Linux believes it
+		 * runs on bare metal, never reads KVM's leaves at 0x40000000 (no kvm-clock),
+		 * calibrates its TSC against the PIT and hangs in calibrate_delay.
+		 */
+		e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		/* The in-kernel LAPIC emulates the TSC-deadline timer when KVM says so. */
+		if (tsc_deadline)
+			e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+		/* No nested virtualization: snapshots do not carry nested state. */
+		e->ecx &= ~CPUID_1_ECX_VMX;
+	}
+	e = cpuid_find(cpuid, 0x80000001, 0);
+	if (e)
+		e->ecx &= ~CPUID_80000001_ECX_SVM;
+}
+
 void cpuid_set_apic_id(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus)
 {
 	struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, 1, 0);

@@ -7,6 +7,7 @@
 #define VMDBG_CPUID_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -14,6 +15,13 @@
  * optional). Returns 0, or -EINVAL with ERR naming the unknown feature.
  */
 int cpuid_filter(struct kvm_cpuid2 *cpuid, const char *list, char *err, size_t errlen);
+
+/*
+ * What a VMM adds to KVM_GET_SUPPORTED_CPUID, leaf by leaf (QEMU does the same): the
+ * hypervisor bit, TSC-deadline when KVM_CAP_TSC_DEADLINE_TIMER says the in-kernel LAPIC
+ * has it, and no VMX/SVM. Called before a user's --cpuid filter, which may undo it.
+ */
+void cpuid_complete(struct kvm_cpuid2 *cpuid, bool tsc_deadline);
 
 /* Put APIC id ID (and the vCPU count NCPUS) in leaves 1, 0xB and 0x1F. */
 void cpuid_set_apic_id(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus);

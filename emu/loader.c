@@ -126,13 +126,24 @@ static int write_page_tables(struct loader_ctx *c)
 	return 0;
 }
 
-/* Top of low RAM below the kernel's limit, page aligned, above the kernel. */
+/*
+ * Top of low RAM below the kernel's limit, page aligned, above the kernel: the initrd
+ * file, then (from a 4-byte boundary, as Linux's unpacker wants the next cpio header)
+ * the bytes of args->initrd_append, as one range.
+ */
 static int place_initrd(struct loader_ctx *c)
 {
 	const struct guest_mem *gm = c->gm;
-	uint64_t limit = c->initrd_limit, floor, addr;
-	char ram[32];
+	const struct boot_args *a = c->args;
+	uint64_t limit = c->initrd_limit, floor, addr, size = c->initrd_size;
+	uint64_t append_at = (c->initrd_size + 3) & ~3ULL;
+	char ram[32], total[64] = "";
+	static const uint8_t zeros[3];
 
+	if (a->initrd_append && a->initrd_append_size) {
+		size = append_at + a->initrd_append_size;
+		snprintf(total, sizeof(total), ", %" PRIu64 " with the appended archive", size);
+	}
 	if (limit > LAYOUT_RAM_HOLE_START)
 		limit = LAYOUT_RAM_HOLE_START;
 	if (limit > gm->low_size)
@@ -140,18 +151,22 @@ static int place_initrd(struct loader_ctx *c)
 	floor = (c->out->kernel_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	if (floor < LAYOUT_BIOS_END)
 		floor = LAYOUT_BIOS_END;
-	if (c->initrd_size > limit || ((limit - c->initrd_size) & ~(PAGE_SIZE - 1)) < floor)
+	if (size > limit || ((limit - size) & ~(PAGE_SIZE - 1)) < floor)
 		return loader_fail(c, -ENOSPC,
-				   "initrd '%s' (%zu bytes) does not fit below 0x%" PRIx64
+				   "initrd '%s' (%zu bytes%s) does not fit below 0x%" PRIx64
 				   " above the kernel (which ends at 0x%" PRIx64 ") in %s of RAM",
-				   c->args->initrd, c->initrd_size, limit, c->out->kernel_end,
+				   a->initrd, c->initrd_size, total, limit, c->out->kernel_end,
 				   loader_fmt_size(gm->size, ram, sizeof(ram)));
-	addr = (limit - c->initrd_size) & ~(PAGE_SIZE - 1);
-	if (gm_write(gm, addr, c->initrd, c->initrd_size))
+	addr = (limit - size) & ~(PAGE_SIZE - 1);
+	/* The padding is written too: after a reboot RAM still holds the last boot's bytes. */
+	if (gm_write(gm, addr, c->initrd, c->initrd_size) ||
+	    (size > c->initrd_size &&
+	     (gm_write(gm, addr + c->initrd_size, zeros, append_at - c->initrd_size) ||
+	      gm_write(gm, addr + append_at, a->initrd_append, a->initrd_append_size))))
 		return loader_fail(c, -EFAULT, "initrd '%s': cannot write at 0x%" PRIx64,
-				   c->args->initrd, addr);
+				   a->initrd, addr);
 	c->out->initrd_start = addr;
-	c->out->initrd_size = c->initrd_size;
+	c->out->initrd_size = size;
 	return 0;
 }
 

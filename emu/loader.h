@@ -25,6 +25,14 @@ struct boot_args {
 	const char *initrd;    /* path or NULL */
 	const char *cmdline;   /* full command line ("" allowed) */
 	uint64_t rsdp_gpa;     /* 0: none */
+	/*
+	 * Bytes that follow the initrd file in guest memory from its next 4-byte boundary
+	 * (zeros between), or NULL: a second cpio archive, which Linux unpacks after the
+	 * first (buffer-format.rst). The initrd the kernel is told about covers both.
+	 * Only with an initrd.
+	 */
+	const void *initrd_append;
+	size_t initrd_append_size;
 };
 
 struct boot_info {
@@ -32,7 +40,7 @@ struct boot_info {
 	uint64_t entry;        /* RIP (or EIP) at entry */
 	uint64_t boot_data;    /* start info (EBX) or zero page (RSI) GPA */
 	uint64_t kernel_start, kernel_end; /* GPA range the kernel occupies */
-	uint64_t initrd_start, initrd_size;
+	uint64_t initrd_start, initrd_size; /* initrd_size includes args->initrd_append */
 	uint64_t page_tables;  /* PML4 GPA for the long-mode entries, else 0 */
 	bool is_elf;
 };

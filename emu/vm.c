@@ -17,6 +17,7 @@
 
 #include "cpuid.h"
 #include "debug.h"
+#include "initrd_idle.h"
 #include "layout.h"
 #include "log.h"
 #include "vm_reboot.h"
@@ -213,6 +214,8 @@ static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
 				       strerror(errno));
 		nent *= 2;
 	}
+	cpuid_complete(vm->cpuid,
+		       ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (vm->cfg.cpuid_filter)
 		return cpuid_filter(vm->cpuid, vm->cfg.cpuid_filter, err, errlen);
 	return 0;
@@ -415,10 +418,14 @@ static char *build_cmdline(struct vm *vm)
 				    "xrstor, clac, popcnt and SSE register moves (Debian's kernel "
 				    "uses SSSE3 for BLAKE2s) (--no-pvm-workarounds to keep them)");
 		if (vm->cfg.initrd && !cmdline_has(cmdline, "rdinit=") &&
-		    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run="))
+		    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run=")) {
+			vm->initrd_idle = true;
 			cmdline_add(&cmdline, "rdinit=/idle",
 				    "guest user space cannot make system calls on PVM, so PID 1 is "
-				    "a pause loop and the kernel stays up for the REPL and gdb");
+				    "vmdbg's own /idle, a pause loop appended to the initrd as a "
+				    "second cpio archive, and the kernel stays up for the REPL and "
+				    "gdb (--no-pvm-workarounds leaves both out)");
+		}
 	}
 	return cmdline;
 }
@@ -464,6 +471,7 @@ int vm_load_images(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acpi = { .ncpus = vm->ncpus };
 	struct boot_args args = { 0 };
+	uint8_t *idle = NULL;
 	uint64_t rsdp = 0;
 	int r;
 
@@ -481,7 +489,16 @@ int vm_load_images(struct vm *vm, char *err, size_t errlen)
 	args.initrd = vm->cfg.initrd;
 	args.cmdline = vm->cmdline;
 	args.rsdp_gpa = rsdp;
-	return loader_load(&vm->mem, &args, &vm->boot, err, errlen);
+	/* A reboot loads the initrd again, and /idle with it. */
+	if (vm->initrd_idle && vm->cfg.initrd) {
+		r = initrd_idle_archive(&idle, &args.initrd_append_size);
+		if (r)
+			return set_err(err, errlen, r, "out of memory");
+		args.initrd_append = idle;
+	}
+	r = loader_load(&vm->mem, &args, &vm->boot, err, errlen);
+	free(idle);
+	return r;
 }
 
 int vm_load(struct vm *vm, char *err, size_t errlen)

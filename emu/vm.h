@@ -80,6 +80,7 @@ struct vm {
 	struct bus pio, mmio;
 	struct boot_info boot;
 	char *cmdline;
+	bool initrd_idle;          /* vmdbg added rdinit=/idle: /idle goes after the initrd */
 	struct symtab syms;        /* from the kernel ELF when it has a .symtab */
 	struct debug *debug;       /* gdb/REPL debug state (emu/debug.c), NULL until used */
 

@@ -21,7 +21,7 @@
 
 /* CONF fields. */
 enum { CONF_MEM = 1, CONF_NCPUS, CONF_KERNEL, CONF_INITRD, CONF_CMDLINE, CONF_PVM, CONF_NR_MMIO,
-       CONF_VERSION };
+       CONF_VERSION, CONF_INITRD_IDLE };
 /* VCPU fields (vm_snap.h) are restored in the order of restore_vcpu's table, after
  * QEMU's: MSRs after the segment registers, the LAPIC after APIC_BASE, events after
  * the MP state. */
@@ -308,7 +308,7 @@ void vm_snap_save_config(struct vm *vm, struct snap_writer *w)
 {
 	uint64_t mem = vm->mem.size;
 	uint32_t ncpus = (uint32_t)vm->ncpus, nr_mmio = (uint32_t)vm->nr_mmio;
-	uint8_t pvm = vm->cfg.pvm_workarounds;
+	uint8_t pvm = vm->cfg.pvm_workarounds, initrd_idle = vm->initrd_idle;
 
 	snap_section_begin(w, SNAP_CONF, 0);
 	snap_field(w, CONF_MEM, &mem, sizeof(mem));
@@ -319,6 +319,7 @@ void vm_snap_save_config(struct vm *vm, struct snap_writer *w)
 	snap_field(w, CONF_PVM, &pvm, sizeof(pvm));
 	snap_field(w, CONF_NR_MMIO, &nr_mmio, sizeof(nr_mmio));
 	field_str(w, CONF_VERSION, VMDBG_VERSION);
+	snap_field(w, CONF_INITRD_IDLE, &initrd_idle, sizeof(initrd_idle));
 	snap_section_end(w);
 
 	snap_section_begin(w, SNAP_CPUID, 0);
@@ -420,7 +421,7 @@ int vm_snap_read_config(const struct snap_file *f, struct vm_snap_config *cfg, c
 			size_t errlen)
 {
 	const struct snap_section *s = snap_find(f, SNAP_CONF, 0);
-	uint8_t pvm = 1;
+	uint8_t pvm = 1, initrd_idle = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (!s || !snap_fields_ok(s))
@@ -441,6 +442,9 @@ int vm_snap_read_config(const struct snap_file *f, struct vm_snap_config *cfg, c
 			    cfg->nr_mmio);
 	snap_get_exact(s, CONF_PVM, &pvm, sizeof(pvm));
 	cfg->pvm_workarounds = pvm;
+	/* Older snapshots lack it: a reboot after restoring one loads the initrd alone. */
+	snap_get_exact(s, CONF_INITRD_IDLE, &initrd_idle, sizeof(initrd_idle));
+	cfg->initrd_idle = initrd_idle;
 	get_str(s, CONF_KERNEL, cfg->kernel, sizeof(cfg->kernel));
 	get_str(s, CONF_INITRD, cfg->initrd, sizeof(cfg->initrd));
 	get_str(s, CONF_CMDLINE, cfg->cmdline, sizeof(cfg->cmdline));
@@ -749,6 +753,7 @@ int vm_restore_load(struct vm *vm, const struct snap_file *f, char *err, size_t 
 	vm->cmdline = strdup(cfg.cmdline);
 	if (!vm->cmdline)
 		return fail(err, errlen, -ENOMEM, "out of memory");
+	vm->initrd_idle = cfg.initrd_idle;
 	if (vm->cfg.kernel)
 		vm_load_symbols(vm);
 	r = set_cpuid(vm, f);

@@ -19,6 +19,7 @@ struct vm_snap_config {
 	char cmdline[4096];
 	char version[64];   /* vmdbg that wrote it */
 	bool pvm_workarounds;
+	bool initrd_idle;   /* vmdbg appended its /idle to the initrd (a reboot does again) */
 };
 
 struct vm_snap_stats {

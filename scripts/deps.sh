@@ -5,6 +5,7 @@
 #   scripts/deps.sh test    what the integration tests drive (gdb, prove, tmux)
 #   scripts/deps.sh bench   what make bench compares against (QEMU)
 #   scripts/deps.sh fuzz    clang with libFuzzer
+#   scripts/deps.sh hwkvm   what scripts/hwkvm.sh needs to boot L1, the nested-KVM machine
 set -euo pipefail
 
 declare -A SETS=(
@@ -13,11 +14,12 @@ declare -A SETS=(
 	[test]="gdb perl tmux python3 socat"
 	[bench]="qemu-system-x86 socat bc python3"
 	[fuzz]="clang libclang-rt-14-dev llvm"
+	[hwkvm]="qemu-system-x86 busybox-static kmod xz-utils"
 )
 
 want=()
 for set in "${@:-build}"; do
-	[[ -n "${SETS[$set]:-}" ]] || { echo "deps.sh: unknown set '$set' (build, guest, test, bench, fuzz)" >&2; exit 2; }
+	[[ -n "${SETS[$set]:-}" ]] || { echo "deps.sh: unknown set '$set' (build, guest, test, bench, fuzz, hwkvm)" >&2; exit 2; }
 	for pkg in ${SETS[$set]}; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || want+=("$pkg")
 	done

@@ -57,6 +57,8 @@ esac
 [[ $# -le 1 ]] || die "only one option at a time, got: $*"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/guestlib.sh
+source scripts/guestlib.sh
 export LC_ALL=C
 OUT=build/guest
 mkdir -p "$OUT"
@@ -185,12 +187,7 @@ build_kernel() {
 # ---------------------------------------------------------------------------------------
 # 2. Debian's cloud kernel, unmodified.
 
-# The versioned image package that linux-image-cloud-amd64 currently points at.
-resolve_stock_pkg() {
-	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		sed -nE 's/^[[:space:]]*Depends:[[:space:]]*(linux-image-6\.1\.0-[0-9]+-cloud-amd64(-unsigned)?)[[:space:]]*$/\1/p' |
-		head -n 1
-}
+resolve_stock_pkg() { resolve_image_pkg cloud-amd64; }
 
 apt_updated=0
 apt_update_once() {
@@ -224,44 +221,6 @@ extract_vmlinux() {
 	is_elf64 "$out" || die "$bz: the decompressed payload is not a 64-bit ELF"
 	[[ $(stat -c %s "$out") -eq $want ]] || die "$bz: decompressed $(stat -c %s "$out") bytes, header says $want"
 	has_pvh_note "$out" || die "$out (from $bz) has no PVH note (XEN_ELFNOTE_PHYS32_ENTRY)"
-}
-
-# copy_modules MODDIR DEST NAME...: the named modules and everything they depend on,
-# uncompressed, at the same paths under DEST.
-copy_modules() {
-	local moddir=$1 dest=$2 name path rel deps dep
-	shift 2
-	local -a todo=("$@")
-	local -A seen=()
-	while ((${#todo[@]})); do
-		name=${todo[0]}
-		todo=("${todo[@]:1}")
-		[[ -n ${seen[$name]:-} ]] && continue
-		seen[$name]=1
-		path=$(find "$moddir/kernel" \( -name "$name.ko" -o -name "$name.ko.xz" -o -name "$name.ko.zst" \) -print -quit)
-		[[ -n $path ]] || die "module $name not found under $moddir"
-		rel=${path#"$moddir"/}
-		rel=${rel%.xz}
-		rel=${rel%.zst}
-		mkdir -p "$dest/$(dirname "$rel")"
-		case $path in
-		*.xz) xz -dc "$path" >"$dest/$rel" ;;
-		*.zst) zstd -qdc "$path" >"$dest/$rel" ;;
-		*) cp "$path" "$dest/$rel" ;;
-		esac
-		deps=$(modinfo -F depends "$dest/$rel")
-		for dep in ${deps//,/ }; do
-			todo+=("$dep")
-		done
-	done
-}
-
-# apt_download DIR PKG VERSION: the .deb into DIR, as whatever user runs this.
-apt_download() {
-	local -a dl=(apt-get download -q)
-	# root's apt drops to the _apt user for downloads, which cannot write into build/.
-	[[ $(id -u) -ne 0 ]] || dl+=(-o APT::Sandbox::User=root)
-	(cd "$1" && "${dl[@]}" "$2=$3") >"$1/download.log" 2>&1
 }
 
 # pvh_entry ELF: the physical entry address in its XEN_ELFNOTE_PHYS32_ENTRY note, in hex.
@@ -354,58 +313,6 @@ build_stock() {
 # ---------------------------------------------------------------------------------------
 # 3. The initramfs.
 
-# newc (cpio -H newc) writer: GNU cpio can only archive device nodes that exist, and
-# making /dev/console with mknod would need root. All entries are owned by root with a
-# fixed mtime so the archive depends only on its inputs.
-cpio_pos=0 cpio_ino=0
-cpio_mtime=${SOURCE_DATE_EPOCH:-0}
-
-cpio_pad() {
-	case $(((4 - cpio_pos % 4) % 4)) in
-	1) printf '\0' ;;
-	2) printf '\0\0' ;;
-	3) printf '\0\0\0' ;;
-	esac
-	cpio_pos=$(((cpio_pos + 3) / 4 * 4))
-}
-
-# cpio_header NAME MODE SIZE NLINK RDEVMAJOR RDEVMINOR
-cpio_header() {
-	local namesize=$((${#1} + 1))
-	cpio_ino=$((cpio_ino + 1))
-	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-		"$cpio_ino" "$2" 0 0 "$4" "$cpio_mtime" "$3" 0 0 "$5" "$6" "$namesize" 0
-	printf '%s\0' "$1"
-	cpio_pos=$((cpio_pos + 110 + namesize))
-	cpio_pad
-}
-
-# cpio_tree DIR: everything under DIR, parents first, then /dev/console and the trailer.
-cpio_tree() {
-	local dir=$1 type perm size path target
-	while IFS=' ' read -r type perm size path target; do
-		case $type in
-		d) cpio_header "$path" $((0040000 | 0$perm)) 0 2 0 0 ;;
-		f)
-			cpio_header "$path" $((0100000 | 0$perm)) "$size" 1 0 0
-			cat "$dir/$path"
-			cpio_pos=$((cpio_pos + size))
-			cpio_pad
-			;;
-		l)
-			cpio_header "$path" $((0120000 | 0777)) "${#target}" 1 0 0
-			printf '%s' "$target"
-			cpio_pos=$((cpio_pos + ${#target}))
-			cpio_pad
-			;;
-		*) die "initramfs: unexpected file type '$type' at $dir/$path" ;;
-		esac
-	done < <(cd "$dir" && find . -mindepth 1 -printf '%y %m %s %P %l\n' | sort -k4,4)
-	# The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
-	cpio_header dev/console $((0020000 | 0600)) 0 1 5 1
-	cpio_header 'TRAILER!!!' 0 0 1 0 0
-}
-
 build_initramfs() {
 	local t0=$SECONDS
 	[[ -f $OUT/stock/kernel.release ]] || die "initramfs: $OUT/stock is missing (run scripts/mkguest.sh --stock-only)"
@@ -437,13 +344,10 @@ build_initramfs() {
 	[[ -L $stage/bin/sh ]] || die "initramfs: /bin/busybox has no sh applet"
 	install -m 0755 scripts/initramfs/init "$stage/init"
 
-	gcc -nostdlib -static -no-pie -ffreestanding -Wl,--build-id=none -Wl,-z,noexecstack \
-		-o "$stage/idle" scripts/initramfs/idle.S || die "initramfs: cannot build scripts/initramfs/idle.S"
-	strip "$stage/idle"
-	# The point of /idle is that it never enters the kernel on its own.
-	if objdump -d "$stage/idle" | grep -Eqw 'syscall|sysenter|int'; then
-		die "initramfs: $stage/idle contains a system call instruction"
-	fi
+	# The same /idle that vmdbg carries and appends to a user's initrd on PVM: one recipe,
+	# scripts/initramfs/idle.mk (it also checks that /idle has no system call in it).
+	make -s --no-print-directory build/idle || die "initramfs: cannot build build/idle (scripts/initramfs/idle.mk)"
+	install -m 0755 build/idle "$stage/idle"
 
 	cp -a "$OUT/stock/modules/lib/modules/$kver" "$stage/lib/modules/"
 

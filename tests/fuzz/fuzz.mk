@@ -21,7 +21,7 @@ FZ_LDFLAGS := -fsanitize=fuzzer $(FZ_SAN) -Wl,--wrap=gm_ptr
 FZ_LIBS   := -lelf -lreadline -lz -lm -lpthread
 
 LIB_SRCS := $(filter-out cli/main.c,$(wildcard emu/*.c virtio/*.c gdbstub/*.c cli/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/obj/%.o) $(FZ)/obj/emu/initrd_idle_elf.o
 COMMON   := $(FZ)/obj/tests/fuzz/fuzz_common.o
 
 .PHONY: fuzz fuzz-build fuzz-regress
@@ -33,6 +33,9 @@ fuzz-regress: fuzz-build
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
 
+# build/idle, which vmdbg carries (emu/initrd_idle_elf.S).
+include scripts/initramfs/idle.mk
+
 $(FZ)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
@@ -40,6 +43,10 @@ $(FZ)/obj/%.o: %.c
 $(FZ)/obj/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FZ_CFLAGS) $(FZ_WERROR) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FZ)/obj/emu/initrd_idle_elf.o: emu/initrd_idle_elf.S $(IDLE_BIN)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -D_GNU_SOURCE -I. -DIDLE_BIN='"$(IDLE_BIN)"' -c $< -o $@
 
 # An archive, so a target takes only the members it needs: the rsp target
 # defines its own fake VM (vm_*, debug_*) and never pulls emu/vm.o.

@@ -1,6 +1,7 @@
 /*
  * loader_load: synthetic bzImages and ELF kernels written to temp files and
- * loaded into fake guest memory; every refusal checked by its message.
+ * loaded into fake guest memory; every refusal checked by its message. An
+ * archive appended to the initrd (vmdbg's /idle) is read back as Linux would.
  */
 #include <elf.h>
 #include <errno.h>
@@ -12,13 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
 #include "emu/bootparam.h"
+#include "emu/cpio.h"
 #include "emu/guest_mem.h"
+#include "emu/initrd_idle.h"
 #include "emu/layout.h"
 #include "emu/loader.h"
+#include "emu/log.h"
+#include "emu/vm.h"
+#include "initramfs_walk.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (64 * MiB)
@@ -869,6 +876,281 @@ static void test_mutated_kernels_never_crash(void **state)
 	free(bz);
 }
 
+/* ---- an archive appended to the initrd (vmdbg's /idle on PVM) ---- */
+
+/*
+ * A user's initramfs as distributions ship them: a gzip'd newc archive with an /init
+ * and no /idle, grown until its length is not a multiple of 4.
+ */
+static uint8_t *user_initramfs(size_t *len)
+{
+	char script[256];
+	uint8_t cpio[1024], *gz = NULL;
+
+	for (int extra = 0; extra < 64; extra++) {
+		size_t pos = 0;
+		z_stream zs;
+
+		snprintf(script, sizeof(script), "#!/bin/sh\n# %.*s\nexec /bin/sh\n", extra,
+			 "padding padding padding padding padding padding padding padding");
+		assert_int_equal(cpio_newc_put(cpio, sizeof(cpio), &pos, "init", 0100755, 1, script,
+					       strlen(script)),
+				 0);
+		assert_int_equal(cpio_newc_put_trailer(cpio, sizeof(cpio), &pos), 0);
+		memset(&zs, 0, sizeof(zs));
+		assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+					      Z_DEFAULT_STRATEGY),
+				 Z_OK);
+		free(gz);
+		gz = malloc(deflateBound(&zs, pos));
+		assert_non_null(gz);
+		zs.next_in = cpio;
+		zs.avail_in = (uInt)pos;
+		zs.next_out = gz;
+		zs.avail_out = (uInt)deflateBound(&zs, pos);
+		assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+		*len = zs.total_out;
+		deflateEnd(&zs);
+		if (*len % 4 == 3)
+			return gz;
+	}
+	fail_msg("no gzip'd archive of length 3 mod 4");
+	return NULL;
+}
+
+static int load_appended(struct fixture *f, const char *kernel, const char *initrd,
+			 const uint8_t *append, size_t append_len)
+{
+	struct boot_args a = {
+		.kernel = kernel,
+		.initrd = initrd,
+		.cmdline = "rdinit=/idle",
+		.rsdp_gpa = RSDP,
+		.initrd_append = append,
+		.initrd_append_size = append_len,
+	};
+
+	memset(f->err, 0, sizeof(f->err));
+	return loader_load(&f->gm, &a, &f->bi, f->err, sizeof(f->err));
+}
+
+/* The alignment matters: right after the gzip'd bytes Linux would refuse the archive. */
+static void expect_refused_unaligned(const uint8_t *user, size_t user_len, const uint8_t *idle,
+				     size_t idle_len)
+{
+	uint8_t *cat = malloc(user_len + idle_len);
+	struct irw_result r;
+	char why[160];
+
+	assert_non_null(cat);
+	memcpy(cat, user, user_len);
+	memcpy(cat + user_len, idle, idle_len);
+	assert_int_equal(irw_walk(cat, user_len + idle_len, &r, why, sizeof(why)), -1);
+	irw_free(&r);
+	free(cat);
+}
+
+static void test_initrd_with_idle_appended(void **state)
+{
+	struct fixture *f = *state;
+	struct telf t = telf_linux();
+	struct tbz b = tbz_default();
+	size_t user_len, idle_len, at;
+	uint8_t *user = user_initramfs(&user_len), *idle;
+	const char *initrd = write_file(user, user_len);
+	char why[160] = "";
+
+	assert_int_equal(initrd_idle_archive(&idle, &idle_len), 0);
+	at = (user_len + 3) & ~(size_t)3;
+	for (int pvh = 0; pvh < 2; pvh++) {
+		const char *kernel = pvh ? elf_file(&t) : bzimage_file(&b);
+		const struct irw_entry *e;
+		struct irw_result r;
+		uint32_t told;
+		const uint8_t *p;
+
+		/* RAM as a reboot leaves it: the padding must be written, not assumed. */
+		memset(f->buf + 32 * MiB, 0xff, 32 * MiB);
+		assert_int_equal(load_appended(f, kernel, initrd, idle, idle_len), 0);
+		if (pvh) {
+			struct hvm_start_info si;
+			struct hvm_modlist_entry mod;
+
+			assert_int_equal(gm_read(&f->gm, LAYOUT_PVH_START_INFO, &si, sizeof(si)), 0);
+			assert_int_equal(gm_read(&f->gm, si.modlist_paddr, &mod, sizeof(mod)), 0);
+			assert_int_equal(mod.paddr, f->bi.initrd_start);
+			told = (uint32_t)mod.size;
+		} else {
+			struct boot_params bp;
+
+			assert_int_equal(gm_read(&f->gm, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)), 0);
+			assert_int_equal(bp.hdr.ramdisk_image, f->bi.initrd_start);
+			told = bp.hdr.ramdisk_size;
+		}
+		/* One range: the user's bytes, zeros to a 4-byte boundary, the archive. */
+		assert_int_equal(f->bi.initrd_size, at + idle_len);
+		assert_int_equal(told, at + idle_len);
+		assert_int_equal(f->bi.initrd_start % 4096, 0);
+		assert_true(f->bi.initrd_start >= f->bi.kernel_end);
+		assert_true(f->bi.initrd_start + f->bi.initrd_size <= RAM_SIZE);
+		p = gm_ptr(&f->gm, f->bi.initrd_start, f->bi.initrd_size);
+		assert_non_null(p);
+		assert_memory_equal(p, user, user_len);
+		for (size_t i = user_len; i < at; i++)
+			assert_int_equal(p[i], 0);
+		assert_memory_equal(p + at, idle, idle_len);
+
+		/* Linux finds the user's /init in the gzip'd part and /idle after it. */
+		if (irw_walk(p, f->bi.initrd_size, &r, why, sizeof(why)))
+			fail_msg("%s initrd: not an initramfs Linux would unpack: %s",
+				 pvh ? "PVH" : "bzImage", why);
+		assert_int_equal(r.gzip_parts, 1);
+		e = irw_find(&r, "init");
+		assert_non_null(e);
+		assert_int_equal(e->part, 1);
+		e = irw_find(&r, "idle");
+		assert_non_null(e);
+		assert_int_equal(e->part, 0);
+		assert_int_equal(e->offset, at);
+		assert_int_equal(e->mode, 0100755);
+		assert_int_equal(e->filesize, initrd_idle_elf_size());
+		assert_memory_equal(e->data, initrd_idle_elf, initrd_idle_elf_size());
+		assert_string_equal(r.e[r.n - 1].name, "TRAILER!!!");
+		irw_free(&r);
+	}
+	expect_refused_unaligned(user, user_len, idle, idle_len);
+	free(idle);
+	free(user);
+}
+
+/* An initrd that fits alone but not with the archive says so. */
+static void test_initrd_append_does_not_fit(void **state)
+{
+	struct fixture *f = *state;
+	struct telf t = telf_linux();
+	const char *kernel = elf_file(&t);
+	uint8_t extra[64] = { '0' };
+	/* The kernel ends at 0x1201800: the initrd may start at 0x1202000. */
+	const char *initrd = initrd_file(RAM_SIZE - 0x1202000);
+
+	assert_int_equal(load_appended(f, kernel, initrd, NULL, 0), 0);
+	assert_int_equal(f->bi.initrd_start, 0x1202000);
+	expect_fail(f, load_appended(f, kernel, initrd, extra, sizeof(extra)),
+		    "(48226304 bytes, 48226368 with the appended archive) does not fit below 0x4000000");
+}
+
+static char last_info[1024];
+
+static void capture_info(enum log_level level, const char *msg)
+{
+	if (level == LOG_INFO && strstr(msg, "rdinit"))
+		snprintf(last_info, sizeof(last_info), "%s", msg);
+}
+
+/* The vmlinux-like ELF with the version banner vmdbg recognises Linux by. */
+static const char *linux_elf_file(void)
+{
+	static const char banner[] = "Linux version 6.1.0-test (vmdbg) #1";
+	struct telf t = telf_linux();
+	size_t len;
+	uint8_t *img = build_elf(&t, &len), *with;
+	const char *path;
+
+	with = realloc(img, len + sizeof(banner));
+	assert_non_null(with);
+	memcpy(with + len, banner, sizeof(banner));
+	path = write_file(with, len + sizeof(banner));
+	free(with);
+	return path;
+}
+
+/* The initrd range vmdbg told the kernel about ends with /idle's archive, or not. */
+static void expect_idle_appended(struct vm *vm, size_t user_len, bool appended)
+{
+	size_t at = (user_len + 3) & ~(size_t)3, idle_len;
+	const uint8_t *p;
+	uint8_t *idle;
+
+	assert_int_equal(initrd_idle_archive(&idle, &idle_len), 0);
+	if (!appended) {
+		assert_int_equal(vm->boot.initrd_size, user_len);
+	} else {
+		assert_int_equal(vm->boot.initrd_size, at + idle_len);
+		p = gm_ptr(&vm->mem, vm->boot.initrd_start, vm->boot.initrd_size);
+		assert_non_null(p);
+		assert_memory_equal(p + at, idle, idle_len);
+	}
+	free(idle);
+}
+
+/*
+ * vm_load on PVM adds rdinit=/idle, says why, and appends /idle; a reboot (which loads
+ * the images again with vm_load_images) appends it again. Elsewhere, or with the user's
+ * own rdinit=, the initrd is the user's alone.
+ */
+static void test_vm_load_appends_idle_with_rdinit(void **state)
+{
+	struct fixture *f = *state;
+	size_t user_len;
+	uint8_t *user = user_initramfs(&user_len);
+	const char *kernel = linux_elf_file(), *initrd = write_file(user, user_len);
+	char err[256];
+	struct {
+		bool on_pvm, workarounds;
+		const char *append;
+		bool idle;
+	} cases[] = {
+		{ true, true, NULL, true },
+		{ true, true, "console=ttyS0", true },
+		{ false, true, NULL, false },
+		{ true, false, NULL, false },
+		{ true, true, "console=ttyS0 rdinit=/init", false },
+		{ true, true, "init=/sbin/init", false },
+	};
+
+	log_sink = capture_info;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vm *vm = calloc(1, sizeof(*vm));
+
+		assert_non_null(vm);
+		last_info[0] = '\0';
+		memset(f->buf, 0, RAM_SIZE);
+		gm_init_buf(&vm->mem, f->buf, RAM_SIZE);
+		vm->ncpus = 1;
+		vm->on_pvm = cases[i].on_pvm;
+		vm->cfg.kernel = kernel;
+		vm->cfg.initrd = initrd;
+		vm->cfg.append = cases[i].append;
+		vm->cfg.pvm_workarounds = cases[i].workarounds;
+		if (vm_load(vm, err, sizeof(err)))
+			fail_msg("case %zu: vm_load: %s", i, err);
+		assert_int_equal(vm->initrd_idle, cases[i].idle);
+		expect_idle_appended(vm, user_len, cases[i].idle);
+		if (cases[i].idle) {
+			assert_non_null(strstr(vm->cmdline, " rdinit=/idle"));
+			assert_non_null(strstr(last_info, "adding 'rdinit=/idle'"));
+			assert_non_null(strstr(last_info, "appended to the initrd as a second cpio "
+							  "archive"));
+			/* What vm_reboot does after the guest's RAM has been used. */
+			memset(f->buf + 32 * MiB, 0xff, 32 * MiB);
+			assert_int_equal(vm_load_images(vm, err, sizeof(err)), 0);
+			expect_idle_appended(vm, user_len, true);
+			assert_int_equal(
+				((const uint8_t *)gm_ptr(&vm->mem, vm->boot.initrd_start,
+							 vm->boot.initrd_size))[user_len],
+				0);
+		} else {
+			assert_null(strstr(vm->cmdline, "rdinit=/idle"));
+			assert_int_equal(last_info[0], '\0');
+		}
+		symtab_free(&vm->syms);
+		free(vm->cmdline);
+		free(vm);
+	}
+	log_sink = NULL;
+	free(user);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -886,6 +1168,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_ram_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutated_kernels_never_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initrd_with_idle_appended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initrd_append_does_not_fit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vm_load_appends_idle_with_rdinit, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

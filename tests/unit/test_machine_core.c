@@ -167,6 +167,23 @@ static void cpuid_apic_ids(void **state)
 	free(c);
 }
 
+/* Hardware KVM's table as KVM_GET_SUPPORTED_CPUID gives it: hypervisor and TSC-deadline clear. */
+static void cpuid_vmm_bits(void **state)
+{
+	struct kvm_cpuid2 *c = make_cpuid();
+	char err[512];
+
+	c->entries[0].ecx = (1u << 5) | (1u << 13); /* vmx, cx16 */
+	cpuid_complete(c, false);
+	assert_int_equal(c->entries[0].ecx, (1u << 31) | (1u << 13));
+	cpuid_complete(c, true);
+	assert_int_equal(c->entries[0].ecx, (1u << 31) | (1u << 24) | (1u << 13));
+	/* A user's filter comes after and wins. */
+	assert_int_equal(cpuid_filter(c, "-hypervisor,-tsc_deadline_timer", err, sizeof(err)), 0);
+	assert_int_equal(c->entries[0].ecx, 1u << 13);
+	free(c);
+}
+
 static void hostbuf_fifo(void **state)
 {
 	struct hostbuf hb;
@@ -240,6 +257,7 @@ int main(void)
 		cmocka_unit_test(gm_windows_small), cmocka_unit_test(gm_windows_above_hole),
 		cmocka_unit_test(bus_routing),      cmocka_unit_test(bus_full),
 		cmocka_unit_test(cpuid_filtering),  cmocka_unit_test(cpuid_apic_ids),
+		cmocka_unit_test(cpuid_vmm_bits),
 		cmocka_unit_test(hostbuf_fifo),     cmocka_unit_test(term_escapes),
 		cmocka_unit_test(panic_detection),
 	};

@@ -254,6 +254,7 @@ static struct fake_vm *fake_vm_new(int ncpus)
 	f->vm.cfg.kernel = "/boot/vmlinux-test";
 	f->vm.cfg.pvm_workarounds = true;
 	f->vm.cmdline = strdup("console=ttyS0 rdinit=/idle");
+	f->vm.initrd_idle = true;
 	f->vm.cpuid = calloc(1, sizeof(*f->vm.cpuid) + 2 * sizeof(f->vm.cpuid->entries[0]));
 	f->vm.cpuid->nent = 2;
 	f->vm.cpuid->entries[0].function = 0;
@@ -366,6 +367,7 @@ static void test_config_and_cpuid_round_trip(void **state)
 	assert_string_equal(cfg.kernel, "/boot/vmlinux-test");
 	assert_string_equal(cfg.cmdline, "console=ttyS0 rdinit=/idle");
 	assert_true(cfg.pvm_workarounds);
+	assert_true(cfg.initrd_idle); /* a reboot after --restore appends /idle again */
 	c = snap_get(snap_find(sf, SNAP_CPUID, 0), VM_SNAP_ONE_FIELD, &len);
 	assert_non_null(c);
 	assert_int_equal(c->nent, 2);

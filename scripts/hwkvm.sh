@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Run a command under hardware-style KVM: inside "L1", a Debian Linux with kvm_amd booted
+# by QEMU's software emulator (TCG), which emulates an AMD CPU with SVM and nested paging
+# (see PLATFORM.md's last section). Everything comes from Debian's packages: QEMU,
+# busybox-static and Debian's generic kernel (linux-image-amd64, downloaded and unpacked
+# under build/hwkvm/, never installed into the host's /boot), cached by package version.
+#
+# Inside L1 the host's root is the root (read-only, virtio-9p), the project tree is
+# writable at the same path, /tmp, /run and HOME are tmpfs, /dev/kvm is kvm_amd's, and the
+# command runs in the current directory with the caller's PATH and a few variables.
+#
+# usage: scripts/hwkvm.sh [--timeout SECONDS] [--cpus N] [--mem SIZE] [--check] -- COMMAND [ARG...]
+# Exit status: the command's; 124 when the time limit ended L1; 2 with one line when
+# something needed is missing or L1 did not come up.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: scripts/hwkvm.sh [OPTIONS] [--] COMMAND [ARG...]
+Runs COMMAND inside a nested hardware-style KVM (Debian's kernel with kvm_amd under
+QEMU TCG's emulated AMD SVM) and exits with its status.
+  --timeout SECONDS  end L1 after this long (default 1800); exit 124
+  --cpus N           L1's CPUs (default: the host's, at most 4)
+  --mem SIZE         L1's memory, as QEMU's -m takes it (default 4G)
+  --prepare          only fetch and build what L1 needs (cached), run nothing
+  -h, --help         this text
+Environment passed through: PATH, TERM, CI, V, SANITIZE, VMDBG_*, CHECK_*, and any names
+listed in HWKVM_ENV (space separated).
+EOF
+}
+
+die() {
+	echo "hwkvm: error: $*" >&2
+	exit 2
+}
+
+timeout_s=1800 cpus= mem=4G prepare_only=0
+while (($#)); do
+	case $1 in
+	--timeout) timeout_s=${2:?--timeout needs SECONDS}; shift 2 ;;
+	--cpus) cpus=${2:?--cpus needs N}; shift 2 ;;
+	--mem) mem=${2:?--mem needs SIZE}; shift 2 ;;
+	--prepare) prepare_only=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) die "unknown option '$1' (see --help)" ;;
+	*) break ;;
+	esac
+done
+[[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout: '$timeout_s' is not a positive number of seconds"
+((prepare_only)) || (($#)) || die "no command given (see --help)"
+if [[ -z $cpus ]]; then
+	cpus=$(nproc)
+	((cpus <= 4)) || cpus=4
+fi
+[[ $cpus =~ ^[1-9][0-9]*$ ]] || die "--cpus: '$cpus' is not a positive number"
+
+project=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cwd=$(pwd)
+# The command runs where it was started, so that must be inside the writable project tree.
+case $cwd/ in
+"$project"/*) ;;
+*) die "run it from inside the project tree ($project), not $cwd" ;;
+esac
+[[ $project != *[[:space:]]* ]] || die "the project's path has a space in it: '$project'"
+
+cd "$project"
+# shellcheck source=scripts/guestlib.sh
+source scripts/guestlib.sh
+export LC_ALL=C
+OUT=build/hwkvm
+mkdir -p "$OUT"
+
+scripts/deps.sh hwkvm >&2 || die "scripts/deps.sh hwkvm could not install QEMU, busybox-static, kmod"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (package qemu-system-x86)"
+
+# Modules L1 needs: the 9p shares over virtio-pci, and KVM for AMD SVM.
+L1_MODULES="virtio_pci 9pnet_virtio 9p kvm_amd"
+RECIPE=1
+
+# --- L1's kernel: Debian's generic flavour (the cloud one lacks the 9p modules) ---------
+prepare_kernel() {
+	local pkg ver key
+	pkg=$(resolve_image_pkg amd64)
+	if [[ -z $pkg ]]; then
+		apt-get update -qq >&2 || die "apt-get update failed"
+		pkg=$(resolve_image_pkg amd64)
+	fi
+	[[ -n $pkg ]] || die "no linux-image-6.1.0-*-amd64 package: 'apt-cache depends linux-image-amd64' names none"
+	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	[[ -n $ver ]] || die "apt-cache show $pkg gives no version"
+	key="recipe=$RECIPE $pkg=$ver modules=$L1_MODULES"
+	if [[ -f $OUT/.kernel.stamp && "$(cat "$OUT/.kernel.stamp")" == "$key" && -s $OUT/vmlinuz ]]; then
+		return
+	fi
+	echo "hwkvm: fetching $pkg $ver for L1" >&2
+	local tmp=$OUT/kernel.tmp kver moddir
+	rm -rf "$tmp" "$OUT/modules" "$OUT/vmlinuz" "$OUT/.kernel.stamp"
+	mkdir -p "$tmp/root"
+	if ! apt_download "$tmp" "$pkg" "$ver"; then
+		apt-get update -qq >&2 || die "apt-get update failed"
+		pkg=$(resolve_image_pkg amd64)
+		ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+		key="recipe=$RECIPE $pkg=$ver modules=$L1_MODULES"
+		apt_download "$tmp" "$pkg" "$ver" || die "apt-get download $pkg=$ver failed (see $tmp/download.log)"
+	fi
+	dpkg-deb -x "$(find "$tmp" -maxdepth 1 -name '*.deb' -print -quit)" "$tmp/root" || die "dpkg-deb -x of $pkg failed"
+	local vmlinuz
+	vmlinuz=$(find "$tmp/root/boot" -name 'vmlinuz-*' -print -quit)
+	[[ -n $vmlinuz ]] || die "$pkg has no boot/vmlinuz-*"
+	kver=${vmlinuz##*/vmlinuz-}
+	moddir=$tmp/root/lib/modules/$kver
+	[[ -d $moddir ]] || die "$pkg has no lib/modules/$kver"
+	# shellcheck disable=SC2086
+	copy_modules "$moddir" "$OUT/modules/lib/modules/$kver" $L1_MODULES
+	cp "$moddir"/modules.builtin* "$moddir"/modules.order "$OUT/modules/lib/modules/$kver/" 2>/dev/null || true
+	depmod -b "$OUT/modules" "$kver" || die "depmod -b $OUT/modules $kver failed"
+	cp "$vmlinuz" "$OUT/vmlinuz"
+	echo "$kver" >"$OUT/kernel.release"
+	rm -rf "$tmp"
+	echo "$key" >"$OUT/.kernel.stamp"
+}
+
+# --- L1's initramfs: busybox, the modules and scripts/hwkvm-init ------------------------
+prepare_initramfs() {
+	local key bbver
+	bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) || die "busybox-static is not installed"
+	key="recipe=$RECIPE busybox-static=$bbver kernel=[$(cat "$OUT/.kernel.stamp")] init=$(sha256sum scripts/hwkvm-init | cut -c1-16)"
+	if [[ -f $OUT/.initramfs.stamp && "$(cat "$OUT/.initramfs.stamp")" == "$key" && -s $OUT/initramfs.cpio ]]; then
+		return
+	fi
+	local stage=$OUT/initramfs.tmp p
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,host,lib/modules}
+	cp /bin/busybox "$stage/bin/busybox"
+	for p in $(/bin/busybox --list-full); do
+		[[ -e $stage/$p || -L $stage/$p ]] && continue
+		mkdir -p "$stage/$(dirname "$p")"
+		ln -s /bin/busybox "$stage/$p"
+	done
+	install -m 0755 scripts/hwkvm-init "$stage/init"
+	cp -a "$OUT/modules/lib/modules/." "$stage/lib/modules/"
+	cpio_pos=0 cpio_ino=0 cpio_mtime=0
+	cpio_tree "$stage" >"$OUT/initramfs.cpio" || die "cannot write $OUT/initramfs.cpio"
+	rm -rf "$stage"
+	echo "$key" >"$OUT/.initramfs.stamp"
+}
+
+# Two runs sharing build/hwkvm wait for each other's preparation.
+exec 9>"$OUT/.lock"
+flock 9
+prepare_kernel
+prepare_initramfs
+flock -u 9
+((prepare_only)) && exit 0
+
+# --- the run --------------------------------------------------------------------------
+run=$(mktemp -d "$project/$OUT/run.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+{
+	echo "cd $(printf '%q' "$cwd") || exit 2"
+	for v in PATH TERM CI V SANITIZE ${HWKVM_ENV:-} $(compgen -e | grep -E '^(VMDBG_|CHECK_)' || true); do
+		[[ -n ${!v+x} ]] && echo "export $v=$(printf '%q' "${!v}")"
+	done
+	echo "export HWKVM=1"
+	printf '%q ' "$@"
+	echo
+	echo "echo \$? >$(printf '%q' "$run/rc")"
+} >"$run/cmd.sh"
+
+# L1's console carries kernel errors and the command's output; CRs from its tty go.
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" -M pc
+	-display none -vga none -no-reboot -nic none -monitor none -serial stdio
+	-kernel "$OUT/vmlinuz" -initrd "$OUT/initramfs.cpio"
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 hwkvm.project=$project hwkvm.run=$run"
+	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$project,mount_tag=project,security_model=none,multidevs=remap")
+start=$SECONDS
+set +e
+# L1's console: the command's output, with the tty's CRs and the kernel's last word taken out.
+timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.err" |
+	sed -u -e 's/\r$//' -e '/^\[ *[0-9.]*\] reboot: Power down$/d'
+st=${PIPESTATUS[0]}
+set -e
+if ((st == 124 || st == 137)); then
+	echo "hwkvm: timed out after ${timeout_s}s (L1 ended)" >&2
+	exit 124
+fi
+if [[ -s $run/error ]]; then
+	echo "hwkvm: error: L1: $(cat "$run/error")" >&2
+	exit 2
+fi
+if [[ ! -s $run/rc ]]; then
+	echo "hwkvm: error: L1 ended without the command's status (QEMU exit $st: $(tail -n 3 "$run/qemu.err" | tr '\n' ' '))" >&2
+	exit 2
+fi
+rc=$(cat "$run/rc")
+echo "hwkvm: exit $rc after $((SECONDS - start))s in L1" >&2
+exit "$rc"
