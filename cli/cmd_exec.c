@@ -7,6 +7,7 @@
 
 #include "cmd_priv.h"
 #include "emu/debug.h"
+#include "emu/kvm_probe.h"
 #include "emu/pagewalk.h"
 #include "session.h"
 
@@ -494,6 +495,12 @@ static struct repl_bp *bp_slot(struct cmd_ctx *c)
 	return NULL;
 }
 
+/* struct repl_bp's kind 1-3 in debug.h's terms. */
+static enum debug_hw_type hw_type_of(int kind)
+{
+	return kind == 1 ? DEBUG_HW_EXEC : kind == 2 ? DEBUG_HW_WRITE : DEBUG_HW_ACCESS;
+}
+
 static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
 {
 	struct repl_bp *b = bp_slot(c);
@@ -509,9 +516,7 @@ static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
 		r = debug_sw_insert(&c->s->vm, c->cs->cur_cpu, addr, DEBUG_OWNER_REPL);
 		cmd_resume_brief(c);
 	} else {
-		r = debug_hw_insert(&c->s->vm,
-				    kind == 1 ? DEBUG_HW_EXEC : kind == 2 ? DEBUG_HW_WRITE : DEBUG_HW_ACCESS,
-				    addr, len, DEBUG_OWNER_REPL);
+		r = debug_hw_insert(&c->s->vm, hw_type_of(kind), addr, len, DEBUG_OWNER_REPL);
 	}
 	if (r == -EFAULT)
 		return cmd_error(c, "%s: 0x%llx is not mapped on cpu %d", c->def->name,
@@ -522,6 +527,12 @@ static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
 	if (r == -EINVAL)
 		return cmd_error(c, "%s: length %llu at 0x%llx is not 1, 2, 4 or 8 and aligned",
 				 c->def->name, (unsigned long long)len, (unsigned long long)addr);
+	if (r == -EOPNOTSUPP) {
+		char why[512];
+
+		debug_refusal(&c->s->vm, kind != 0, hw_type_of(kind), why, sizeof(why));
+		return cmd_error(c, "%s: %s", c->def->name, why);
+	}
 	if (r)
 		return cmd_error(c, "%s: %s", c->def->name, strerror(-r));
 	symtab_format(&c->s->vm.syms, addr, sym, sizeof(sym));
@@ -584,11 +595,8 @@ static int cmd_delete(struct cmd_ctx *c)
 			r = debug_sw_remove(&c->s->vm, c->cs->cur_cpu, b->addr, DEBUG_OWNER_REPL);
 			cmd_resume_brief(c);
 		} else {
-			r = debug_hw_remove(&c->s->vm,
-					    b->kind == 1 ? DEBUG_HW_EXEC
-					    : b->kind == 2 ? DEBUG_HW_WRITE
-							   : DEBUG_HW_ACCESS,
-					    b->addr, b->len, DEBUG_OWNER_REPL);
+			r = debug_hw_remove(&c->s->vm, hw_type_of(b->kind), b->addr, b->len,
+					    DEBUG_OWNER_REPL);
 		}
 		b->used = false;
 		if (r)
@@ -639,6 +647,42 @@ static int cmd_info_breaks(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
+static int cmd_info_kvm(struct cmd_ctx *c)
+{
+	const struct kvm_probe *p = debug_kvm_probe(&c->s->vm);
+	char buf[2048];
+
+	if (!p)
+		return cmd_error(c, "info kvm: %s", strerror(ENOMEM));
+	if (!c->json) {
+		kvm_probe_format(p, buf, sizeof(buf));
+		OUT("%s", buf);
+		return CMD_OK;
+	}
+	jw_obj(c->out, NULL);
+	if (p->err) {
+		jw_str(c->out, "error", p->err_what);
+	} else {
+		jw_obj(c->out, "capabilities");
+		for (int i = 0; i < KVM_PROBE_NR; i++) {
+			jw_obj(c->out, kvm_probe_cap_name(i));
+			jw_bool(c->out, "works", p->cap[i].works);
+			if (i == KVM_PROBE_WATCHPOINT)
+				jw_bool(c->out, "by_single_step", p->watch_by_step);
+			jw_str(c->out, "why", p->cap[i].why);
+			jw_end(c->out);
+		}
+		jw_end(c->out);
+	}
+	jw_i64(c->out, "api_version", p->api_version);
+	jw_obj(c->out, "extensions");
+	for (int i = 0; i < p->n_ext; i++)
+		jw_i64(c->out, p->ext[i].name, p->ext[i].value);
+	jw_end(c->out);
+	jw_end(c->out);
+	return CMD_OK;
+}
+
 const struct cmd_def cmd_exec_table[] = {
 	{ "pause", "stop", "pause [CPU|all]", "stop every vCPU (all-stop); returns once all are parked",
 	  "pause", "    Ctrl-C at the prompt does the same.", 0, 1, "cpu", CMD_F_VM, cmd_pause },
@@ -676,5 +720,11 @@ const struct cmd_def cmd_exec_table[] = {
 	{ "info breaks", "info break|info breakpoints|info watchpoints", "info breaks",
 	  "breakpoints and watchpoints (the REPL's, then every holder's slots)", "info breaks", NULL, 0,
 	  0, NULL, 0, cmd_info_breaks },
+	{ "info kvm", NULL, "info kvm",
+	  "what this KVM reports of guest debugging (int3, debug registers, single-step), probed",
+	  "info kvm",
+	  "    Probed once, in a throw-away VM, at the first breakpoint or this command; break,\n"
+	  "    hbreak and watch are refused where it says no (vmdbg --probe-kvm prints the same).",
+	  0, 0, NULL, CMD_F_VM, cmd_info_kvm },
 };
 const int cmd_exec_count = sizeof(cmd_exec_table) / sizeof(cmd_exec_table[0]);

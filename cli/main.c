@@ -1,12 +1,39 @@
 /* vmdbg: a KVM VMM for debugging virtio driver handshakes. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "emu/kvm_probe.h"
 #include "emu/log.h"
 #include "emu/snapfile.h"
 #include "options.h"
 #include "session.h"
 
 #define VMDBG_VERSION "0.1"
+
+/* --probe-kvm: the probe's findings on stdout, or one line on stderr and EXIT_USAGE. */
+static int probe_kvm(void)
+{
+	struct kvm_probe p;
+	char buf[2048];
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "vmdbg: cannot open /dev/kvm: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	kvm_probe_run(fd, &p);
+	close(fd);
+	if (p.err) {
+		fprintf(stderr, "vmdbg: cannot probe KVM: %s\n", p.err_what);
+		return EXIT_USAGE;
+	}
+	kvm_probe_format(&p, buf, sizeof(buf));
+	fputs(buf, stdout);
+	return EXIT_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -25,6 +52,8 @@ int main(int argc, char **argv)
 		printf("vmdbg %s (snapshot format %d)\n", VMDBG_VERSION, SNAP_VERSION);
 		return EXIT_OK;
 	}
+	if (opts.probe_kvm)
+		return probe_kvm();
 	if (opts.verbose)
 		log_threshold = opts.verbose > 1 ? LOG_DEBUG : LOG_INFO;
 	return session_run(&opts);

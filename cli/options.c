@@ -20,7 +20,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +49,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "probe-kvm", no_argument, NULL, OPT_PROBE_KVM },
 	{ 0 },
 };
 
@@ -56,6 +57,7 @@ void options_usage(FILE *out)
 {
 	fputs("usage: vmdbg --kernel FILE [options]\n"
 	      "       vmdbg --restore SNAPSHOT [options]\n"
+	      "       vmdbg --probe-kvm\n"
 	      "  --kernel FILE        ELF kernel (vmlinux, PVH note or 64-bit entry) or bzImage\n"
 	      "  --initrd FILE        initial ramdisk\n"
 	      "  --append STR         kernel command line (default for Linux: console=ttyS0)\n"
@@ -80,6 +82,9 @@ void options_usage(FILE *out)
 	      "  --snapshot-at-symbol SYM  save a snapshot when a vCPU first reaches kernel symbol SYM\n"
 	      "  --snapshot-file FILE where --snapshot-at* saves (default vmdbg.snap)\n"
 	      "  --snapshot-exit      end the run (exit 0) once that snapshot is saved\n"
+	      "  --probe-kvm          print what this KVM reports of guest debugging (int3, debug\n"
+	      "                       registers, single-step: run in a throw-away VM, \"no (why)\")\n"
+	      "                       and the KVM_CAP values vmdbg uses, then exit; REPL: info kvm\n"
 	      "  -v, --verbose        more messages (twice: debug)\n"
 	      "  -h, --help           this text\n"
 	      "exit status: 0 guest powered off or session ended, 1 script assertion or wait failed,\n"
@@ -282,6 +287,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 'v': o->verbose++; break;
 		case 'h': o->help = true; return 0;
 		case OPT_VERSION: o->version = true; return 0;
+		case OPT_PROBE_KVM: o->probe_kvm = true; return 0;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 		default:

@@ -38,6 +38,7 @@ struct options {
 	bool snapshot_exit;
 	int verbose;
 	bool help, version;
+	bool probe_kvm;       /* --probe-kvm: print what KVM reports of guest debugging, exit */
 };
 
 /* Exit statuses (README "Exit status"). */

@@ -276,6 +276,13 @@ int snapshot_at_start(struct session *s, char *err, size_t errlen)
 		st->listening = !r;
 		if (!r)
 			r = debug_hw_insert(&s->vm, DEBUG_HW_EXEC, st->sym_addr, 1, DEBUG_OWNER_REPL);
+		if (r == -EOPNOTSUPP) {
+			char why[384];
+
+			debug_refusal(&s->vm, true, DEBUG_HW_EXEC, why, sizeof(why));
+			return snprintf(err, errlen, "--snapshot-at-symbol %s: %s", o->snapshot_at_symbol,
+					why), r;
+		}
 		if (r)
 			return snprintf(err, errlen, "--snapshot-at-symbol %s: cannot set a hardware "
 					"breakpoint: %s", o->snapshot_at_symbol, strerror(-r)), r;

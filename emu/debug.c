@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "evloop.h"
+#include "kvm_probe.h"
 #include "log.h"
 #include "pagewalk.h"
 #include "stepframe.h"
@@ -62,11 +63,14 @@ struct debug {
 		void *opaque;
 	} listeners[DEBUG_MAX_LISTENERS];
 	bool blockirq;
+	/* What KVM reports of guest debugging (kvm_probe.h): probed at the first insertion. */
+	bool probed;
+	struct kvm_probe probe;
 	/*
-	 * PVM emulates guest kernel code and its emulator never raises data
-	 * breakpoints (measured: exec breakpoints fire, writes do not). There a
-	 * watchpoint single-steps every running vCPU and compares the watched
-	 * bytes after each instruction.
+	 * Where data breakpoints do not fire but single-step works (the probe says so; PVM
+	 * emulates guest kernel code and its emulator ignores them), a watchpoint
+	 * single-steps every running vCPU and compares the watched bytes after each
+	 * instruction.
 	 */
 	bool watch_by_step;
 	bool wstep[VM_MAX_CPUS];
@@ -149,7 +153,6 @@ int debug_init(struct vm *vm)
 		return -ENOMEM;
 	d->vm = vm;
 	load_segments(d, vm->cfg.kernel);
-	d->watch_by_step = vm->on_pvm;
 	pthread_mutex_init(&d->watch_lock, NULL);
 	pthread_mutex_init(&d->step_lock, NULL);
 	d->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -187,6 +190,42 @@ void debug_free(struct vm *vm)
 bool debug_has_blockirq(struct vm *vm)
 {
 	return debug_init(vm) == 0 && dbg_of(vm)->blockirq;
+}
+
+const struct kvm_probe *debug_kvm_probe(struct vm *vm)
+{
+	struct debug *d;
+
+	if (debug_init(vm))
+		return NULL;
+	d = dbg_of(vm);
+	if (!d->probed) {
+		if (kvm_probe_run(vm->kvm_fd, &d->probe))
+			log_warn("cannot probe what this KVM reports of guest debugging (%s): "
+				 "breakpoints are inserted unchecked", d->probe.err_what);
+		/* Read by the main thread only (apply_all, debug_hw_insert). */
+		d->watch_by_step = d->probe.watch_by_step;
+		d->probed = true;
+	}
+	return &d->probe;
+}
+
+static enum kvm_probe_bp probe_bp_of(bool hw, enum debug_hw_type type)
+{
+	if (!hw)
+		return KVM_PROBE_BP_INT3;
+	return type == DEBUG_HW_EXEC    ? KVM_PROBE_BP_EXEC
+	       : type == DEBUG_HW_WRITE ? KVM_PROBE_BP_WRITE
+					: KVM_PROBE_BP_ACCESS;
+}
+
+int debug_refusal(struct vm *vm, bool hw, enum debug_hw_type type, char *why, size_t size)
+{
+	const struct kvm_probe *p = debug_kvm_probe(vm);
+
+	if (size)
+		why[0] = 0;
+	return p ? kvm_probe_check(p, probe_bp_of(hw, type), why, size) : 0;
 }
 
 /* --- stop notification ---------------------------------------------------- */
@@ -507,6 +546,8 @@ int debug_sw_insert(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who)
 	if (r)
 		return r;
 	d = dbg_of(vm);
+	if (debug_refusal(vm, false, DEBUG_HW_EXEC, NULL, 0))
+		return -EOPNOTSUPP;
 	r = virt_to_phys(vm, cpu, addr, &gpa);
 	if (r)
 		return r == -EIO ? -EFAULT : r;
@@ -590,12 +631,9 @@ int debug_hw_insert(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint6
 		len = 1;
 	if (!hw_len_ok(type, addr, len))
 		return -EINVAL;
-	if (type == DEBUG_HW_ACCESS && d->watch_by_step) {
-		/* Stepping sees writes only; a read watch that never fires would be worse. */
-		log_warn("access/read watchpoints are not available on PVM (its emulator ignores "
-			 "data breakpoints; vmdbg watches writes by single-stepping)");
+	/* One that would never fire (or, by stepping, never see reads) is worse than none. */
+	if (debug_refusal(vm, true, type, NULL, 0))
 		return -EOPNOTSUPP;
-	}
 	for (int i = 0; i < DEBUG_HW_SLOTS; i++)
 		if (d->hw[i].used && d->hw[i].type == type && d->hw[i].addr == addr &&
 		    d->hw[i].len == len)

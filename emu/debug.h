@@ -28,6 +28,7 @@
 struct vm;
 struct vcpu;
 struct evloop;
+struct kvm_probe;
 
 #define DEBUG_HW_SLOTS 4
 #define DEBUG_MAX_SW_BPS 256
@@ -85,15 +86,29 @@ void debug_remove_listener(struct vm *vm, debug_stop_fn fn, void *opaque);
 bool debug_has_blockirq(struct vm *vm);
 
 /*
+ * What this KVM reports of guest debugging, probed in a throw-away VM on the first call
+ * (the first breakpoint insertion) and kept; NULL only without memory.
+ */
+const struct kvm_probe *debug_kvm_probe(struct vm *vm);
+/*
+ * Why a breakpoint (HW false: software; else TYPE) was refused with -EOPNOTSUPP: one line
+ * naming the probe's finding, for the edge to print after its own prefix. Returns 0 (WHY
+ * empty) when this KVM can report it.
+ */
+int debug_refusal(struct vm *vm, bool hw, enum debug_hw_type type, char *why, size_t size);
+
+/*
  * Software breakpoint at virtual ADDR, translated through CPU's page tables.
- * -EFAULT unmapped, -ENOSPC table full. Insert nests per owner.
+ * -EFAULT unmapped, -ENOSPC table full, -EOPNOTSUPP when this KVM does not report int3
+ * (debug_refusal says why). Insert nests per owner.
  */
 int debug_sw_insert(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who);
 int debug_sw_remove(struct vm *vm, int cpu, uint64_t addr, enum debug_owner who);
 
 /*
  * Hardware breakpoint or watchpoint (LEN 1, 2, 4 or 8, naturally aligned; 1 for
- * EXEC). -ENOSPC when all four slots are taken, -EINVAL for a bad length.
+ * EXEC). -ENOSPC when all four slots are taken, -EINVAL for a bad length,
+ * -EOPNOTSUPP when this KVM would not report it (debug_refusal says why).
  */
 int debug_hw_insert(struct vm *vm, enum debug_hw_type type, uint64_t addr, uint64_t len,
 		    enum debug_owner who);

@@ -18,6 +18,7 @@
 #include "cpuid.h"
 #include "debug.h"
 #include "initrd_idle.h"
+#include "kvm_probe.h"
 #include "layout.h"
 #include "log.h"
 #include "vm_reboot.h"
@@ -393,6 +394,22 @@ static void cmdline_add(char **cmdline, const char *word, const char *why)
 		log_info("adding '%s' to the kernel command line: %s", word, why);
 }
 
+/* PVM runs guest kernels but not their user space (PLATFORM.md): found by running a syscall. */
+static bool guest_syscall_fails(struct vm *vm)
+{
+	struct kvm_probe_finding f;
+
+	if (vm->guest_syscall == VM_SYSCALL_UNPROBED) {
+		if (kvm_probe_one(vm->kvm_fd, KVM_PROBE_GUEST_SYSCALL, &f)) {
+			log_warn("cannot probe guest system calls (%s): assuming they work", f.why);
+			f.works = true;
+		}
+		vm->guest_syscall = f.works ? VM_SYSCALL_WORKS : VM_SYSCALL_FAILS;
+		snprintf(vm->guest_syscall_why, sizeof(vm->guest_syscall_why), "%s", f.why);
+	}
+	return vm->guest_syscall == VM_SYSCALL_FAILS;
+}
+
 static char *build_cmdline(struct vm *vm)
 {
 	char *cmdline = strdup(vm->cfg.append ? vm->cfg.append : "");
@@ -411,21 +428,24 @@ static char *build_cmdline(struct vm *vm)
 			cmdline_add(&cmdline, word, NULL);
 		}
 	}
-	if (is_linux && vm->on_pvm && vm->cfg.pvm_workarounds) {
-		if (!cmdline_has(cmdline, "clearcpuid="))
-			cmdline_add(&cmdline, "clearcpuid=cx16,xsave,smap,popcnt,ssse3",
-				    "this KVM is PVM, whose instruction emulator lacks cmpxchg16b, "
-				    "xrstor, clac, popcnt and SSE register moves (Debian's kernel "
-				    "uses SSSE3 for BLAKE2s) (--no-pvm-workarounds to keep them)");
-		if (vm->cfg.initrd && !cmdline_has(cmdline, "rdinit=") &&
-		    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run=")) {
-			vm->initrd_idle = true;
-			cmdline_add(&cmdline, "rdinit=/idle",
-				    "guest user space cannot make system calls on PVM, so PID 1 is "
-				    "vmdbg's own /idle, a pause loop appended to the initrd as a "
-				    "second cpio archive, and the kernel stays up for the REPL and "
-				    "gdb (--no-pvm-workarounds leaves both out)");
-		}
+	if (is_linux && vm->on_pvm && vm->cfg.pvm_workarounds && !cmdline_has(cmdline, "clearcpuid="))
+		cmdline_add(&cmdline, "clearcpuid=cx16,xsave,smap,popcnt,ssse3",
+			    "this KVM is PVM, whose instruction emulator lacks cmpxchg16b, "
+			    "xrstor, clac, popcnt and SSE register moves (Debian's kernel "
+			    "uses SSSE3 for BLAKE2s) (--no-pvm-workarounds to keep them)");
+	if (is_linux && vm->cfg.pvm_workarounds && vm->cfg.initrd && !cmdline_has(cmdline, "rdinit=") &&
+	    !cmdline_has(cmdline, "init=") && !cmdline_has(cmdline, "vmdbg.run=") &&
+	    guest_syscall_fails(vm)) {
+		char why[512];
+
+		vm->initrd_idle = true;
+		snprintf(why, sizeof(why),
+			 "guest user space cannot make system calls on this KVM (probed: %s), so "
+			 "PID 1 is vmdbg's own /idle, a pause loop appended to the initrd as a second "
+			 "cpio archive, and the kernel stays up for the REPL and gdb "
+			 "(--no-pvm-workarounds leaves both out)",
+			 vm->guest_syscall_why);
+		cmdline_add(&cmdline, "rdinit=/idle", why);
 	}
 	return cmdline;
 }

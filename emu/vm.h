@@ -81,6 +81,9 @@ struct vm {
 	struct boot_info boot;
 	char *cmdline;
 	bool initrd_idle;          /* vmdbg added rdinit=/idle: /idle goes after the initrd */
+	/* Can guest user space make system calls here? Probed (kvm_probe.h) before a Linux boot with an initrd. */
+	enum { VM_SYSCALL_UNPROBED, VM_SYSCALL_WORKS, VM_SYSCALL_FAILS } guest_syscall;
+	char guest_syscall_why[192];
 	struct symtab syms;        /* from the kernel ELF when it has a .symtab */
 	struct debug *debug;       /* gdb/REPL debug state (emu/debug.c), NULL until used */
 

@@ -396,11 +396,13 @@ static void handle_M(struct gdbstub *g, const char *arg, size_t plen, bool binar
 static void handle_Z(struct gdbstub *g, const char *arg, bool insert)
 {
 	uint64_t type, addr, kind;
+	enum debug_hw_type t;
 	int r;
 
 	if (rsp_parse_hex(&arg, &type) || *arg++ != ',' || parse_addr_len(&arg, &addr, &kind) ||
 	    (*arg && *arg != ';'))
 		return reply_err(g, EINVAL);
+	t = type == 1 ? DEBUG_HW_EXEC : type == 2 ? DEBUG_HW_WRITE : DEBUG_HW_ACCESS;
 	switch (type) {
 	case 0:
 		r = insert ? debug_sw_insert(g->vm, g->g_cpu, addr, DEBUG_OWNER_GDB)
@@ -408,14 +410,10 @@ static void handle_Z(struct gdbstub *g, const char *arg, bool insert)
 		break;
 	case 1:
 	case 2:
-	case 4: {
-		enum debug_hw_type t = type == 1 ? DEBUG_HW_EXEC : type == 2 ? DEBUG_HW_WRITE
-									   : DEBUG_HW_ACCESS;
-
+	case 4:
 		r = insert ? debug_hw_insert(g->vm, t, addr, kind, DEBUG_OWNER_GDB)
 			   : debug_hw_remove(g->vm, t, addr, kind, DEBUG_OWNER_GDB);
 		break;
-	}
 	default:
 		/* Z3: x86 debug registers cannot watch reads alone. */
 		return reply(g, "");
@@ -425,6 +423,14 @@ static void handle_Z(struct gdbstub *g, const char *arg, bool insert)
 
 		debug_format_breaks(g->vm, breaks, sizeof(breaks));
 		log_info("gdb: all four debug registers are taken:\n%s", breaks);
+	}
+	if (r == -EOPNOTSUPP) {
+		char why[512];
+
+		/* An error, not the empty reply: gdb would then write 0xcc itself with M packets. */
+		debug_refusal(g->vm, type != 0, t, why, sizeof(why));
+		log_warn("gdb: Z%llu at 0x%llx refused: %s", (unsigned long long)type,
+			 (unsigned long long)addr, why);
 	}
 	if (r)
 		return reply_err(g, r);

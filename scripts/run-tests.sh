@@ -5,6 +5,8 @@
 #   guest     integration tests against the freestanding test guest (seconds)
 #   linux     integration tests against the Linux guest: one boot per machine to a
 #             snapshot at virtcons_probe, then restores (see tests/integration/lib.sh)
+#   hwkvm     the guest and Linux tiers again inside L1, a nested hardware-style KVM
+#             (scripts/hwkvm.sh: kvm_amd under QEMU TCG), where guest user space runs
 #   soak      1 GiB with a slow reader, 1000 gdb reconnects, 1000 pause/resume (minutes)
 #   fuzz      every libFuzzer target for CHECK_FUZZ_SECONDS (default 30) seconds
 #   sanitize  unit and guest tiers again with ASan and UBSan (make SANITIZE=1)
@@ -45,6 +47,8 @@ fi
 tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
 tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
+# Inside L1 each test runs as here; the tier's own time limit bounds the whole of it.
+tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm.sh --timeout "${HWKVM_TIMEOUT:-1800}" -- prove --timer tests/integration/guest/*.t tests/integration/linux/*.t'
 [[ -n $only ]] || [[ ${SANITIZE:-0} == 1 ]] || {
 	tier soak tests/soak/run.sh
 	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-30}"

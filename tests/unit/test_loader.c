@@ -1118,6 +1118,9 @@ static void test_vm_load_appends_idle_with_rdinit(void **state)
 		gm_init_buf(&vm->mem, f->buf, RAM_SIZE);
 		vm->ncpus = 1;
 		vm->on_pvm = cases[i].on_pvm;
+		/* What the guest-syscall probe finds on PVM, without a KVM here. */
+		vm->guest_syscall = cases[i].on_pvm ? VM_SYSCALL_FAILS : VM_SYSCALL_WORKS;
+		snprintf(vm->guest_syscall_why, sizeof(vm->guest_syscall_why), "test");
 		vm->cfg.kernel = kernel;
 		vm->cfg.initrd = initrd;
 		vm->cfg.append = cases[i].append;

@@ -159,6 +159,10 @@ static void help_and_version(void **state)
 	assert_true(opts.help);
 	assert_int_equal(parse("--version", NULL), 0);
 	assert_true(opts.version);
+	/* Needs no kernel: it runs its own throw-away VM. */
+	assert_int_equal(parse("--probe-kvm", NULL), 0);
+	assert_true(opts.probe_kvm);
+	assert_false(opts.help || opts.version);
 }
 
 int main(void)

@@ -6,6 +6,8 @@
 # `ret` called once per timer tick by tg_loop (mode=loop), which bumps tg_counter.
 source "$(dirname "$0")/../lib.sh"
 plan 9
+# Every check here is about an int3 breakpoint's hits.
+kvm_lacks sw-breakpoint && skip_rest "REPL software breakpoints: $KVM_LACKS_WHY"
 
 cat >"$TMP/s.vmdbg" <<'EOF'
 break tg_break_here

@@ -19,18 +19,36 @@ ok $? "vmdbg listens for gdb"
 sleep 0.5
 unlike "$TMP/vm" "tg: hello" "--gdb-wait: the guest has not run before gdb attaches"
 
-# Session 1: threads, breakpoints, registers.
-gdbrun "$TMP/s1" -ex 'info threads' -ex 'hbreak tg_break_here' -ex 'continue' \
-	-ex 'info threads' -ex 'delete' -ex 'break tg_break_here' -ex 'continue' -ex 'bt 1' \
-	-ex 'info registers' -ex 'delete' -ex 'detach'
+# Session 1: threads, breakpoints, registers. A KVM that does not report int3 or the debug
+# registers to vmdbg (kvm_lacks: the probe's finding) gets neither breakpoint; the register
+# checks then read the vCPU where another stop left it.
+s1=(-ex 'info threads')
+HW_WHY= SW_WHY= BNUM=1
+if kvm_lacks hw-breakpoint; then HW_WHY=$KVM_LACKS_WHY; else
+	s1+=(-ex 'hbreak tg_break_here' -ex 'continue' -ex 'info threads' -ex 'delete'); BNUM=2
+fi
+if kvm_lacks sw-breakpoint; then SW_WHY=$KVM_LACKS_WHY; else
+	s1+=(-ex 'break tg_break_here' -ex 'continue' -ex 'bt 1')
+fi
+gdbrun "$TMP/s1" "${s1[@]}" -ex 'info registers' -ex 'delete' -ex 'detach'
 like "$TMP/s1" '^\* 1 +Thread 1 \(vCPU 0 stopped, (64-bit|32-bit|real mode)' "info threads: thread 1 is vCPU 0 with its state"
 like "$TMP/s1" '^  2 +Thread 2 \(vCPU 1 ' "info threads: thread 2 is vCPU 1"
-like "$TMP/s1" 'Thread 1 hit Breakpoint 1, tg_break_here' "hbreak on a function hits on the BSP's thread"
-like "$TMP/s1" 'Thread 1 hit Breakpoint 2, tg_break_here' "break (int3) on a function hits on the BSP's thread"
-like "$TMP/s1" '^#0 +tg_break_here \(n=' "the stop is at the function's first instruction"
+if [[ -n $HW_WHY ]]; then skip "hbreak on a function: $HW_WHY"; else
+	like "$TMP/s1" 'Thread 1 hit Breakpoint 1, tg_break_here' "hbreak on a function hits on the BSP's thread"
+fi
+if [[ -n $SW_WHY ]]; then
+	skip "break (int3) on a function: $SW_WHY"
+	skip "the stop at a break (int3): $SW_WHY"
+else
+	like "$TMP/s1" "Thread 1 hit Breakpoint $BNUM, tg_break_here" "break (int3) on a function hits on the BSP's thread"
+	like "$TMP/s1" '^#0 +tg_break_here \(n=' "the stop is at the function's first instruction"
+fi
 like "$TMP/s1" '^fs_base +0x' "info registers shows fs_base"
 like "$TMP/s1" '^cr3 +0x[0-9a-f]+' "info registers shows cr3"
-like "$TMP/s1" '^efer +0x[0-9a-f]*5[0-9a-f]{2} ' "info registers shows efer with LME|LMA"
+# --gdb-wait holds the vCPUs at the PVH entry (32-bit): long mode needs a breakpoint's stop.
+if [[ -n $HW_WHY && -n $SW_WHY ]]; then skip "efer with LME|LMA at a stop in 64-bit code: $SW_WHY"; else
+	like "$TMP/s1" '^efer +0x[0-9a-f]*5[0-9a-f]{2} ' "info registers shows efer with LME|LMA"
+fi
 like "$TMP/s1" '^k_gs_base +0x' "info registers shows k_gs_base"
 like "$TMP/s1" '\[Inferior 1 \(Remote target\) detached\]' "detach"
 wait_for "$TMP/vm" "tg: alive [0-9]+" 20
@@ -60,8 +78,15 @@ print('match' if got == ref else f'mismatch {len(got)} words')
 PY
 like "$TMP/x64" '^match$' "x/64gx shows the ELF's bytes"
 
-# Session 3: stepping in the timer-heavy loop never enters an interrupt handler.
-gdbrun "$TMP/s3" -ex 'break tg_break_here' -ex 'continue' -ex 'delete' -ex 'python
+# Session 3: stepping in the timer-heavy loop never enters an interrupt handler. It starts
+# from a stop at tg_break_here: an int3, else a debug register, else it cannot start.
+STOP_AT=break
+[[ -n $SW_WHY ]] && STOP_AT=hbreak
+if [[ -n $SW_WHY && -n $HW_WHY ]]; then
+	skip "stepi x100 from a breakpoint at tg_break_here: $SW_WHY; $HW_WHY"
+	skip "stepi x100 from a breakpoint at tg_break_here: $SW_WHY; $HW_WHY"
+else
+gdbrun "$TMP/s3" -ex "$STOP_AT tg_break_here" -ex 'continue' -ex 'delete' -ex 'python
 import gdb
 names = set()
 for i in range(100):
@@ -73,6 +98,7 @@ print("stepped-through: " + " ".join(sorted(names)))
 ' -ex 'detach'
 like "$TMP/s3" '^stepped-through: .*tg_loop' "stepi x100 stays in tg_loop's code"
 unlike "$TMP/s3" '^stepped-through: .*(tg_isr|tg_trap|timer_irq|com1_irq|THREAD-SWITCH)' "stepi x100 never lands in an interrupt handler nor switches thread"
+fi
 
 # Session 4: watchpoints.
 gdbrun "$TMP/s4" -ex 'watch tg_counter' -ex 'continue' -ex 'x/i $pc' -ex 'python
@@ -82,9 +108,17 @@ block = gdb.block_for_pc(pc)
 prev = [i for i in gdb.selected_frame().architecture().disassemble(pc - 16, pc) if i["addr"] + i["length"] == pc]
 print("writer: " + (prev[-1]["asm"] if prev else "?"))
 ' -ex 'delete' -ex 'rwatch tg_counter' -ex 'continue' -ex 'delete' -ex 'detach'
+# Where the probe says no, vmdbg answers Z2 with an error, gdb's continue stops at once and
+# the session goes on to rwatch.
+if kvm_lacks watchpoint; then
+	for what in "watch on a variable" "the new value" "the writing instruction"; do
+		skip "$what: $KVM_LACKS_WHY"
+	done
+else
 like "$TMP/s4" 'Thread 1 hit Hardware watchpoint 1: tg_counter' "watch on a variable stops on the writing thread"
 like "$TMP/s4" '^New value = [0-9]+' "the new value is shown"
 like "$TMP/s4" '^writer: mov +%[a-z0-9]+,0x[0-9a-f]+\(%rip\)' "the stop follows the instruction that wrote the variable"
+fi
 like "$TMP/s4" 'Could not insert hardware (watchpoint|breakpoints)|Cannot insert|not supported|Expression cannot be implemented' "rwatch is refused clearly"
 
 # Session 5 (raw protocol): Ctrl-C, qRcmd, malformed and oversized packets.

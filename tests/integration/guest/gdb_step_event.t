@@ -17,13 +17,26 @@ soft() { # soft OUT: the value gdb printed for tg_soft_ints, last one
 	sed -n 's/^soft_ints=\([0-9]*\)$/\1/p' "$1" | tail -n 1
 }
 
+# The stops at tg_int_here need a breakpoint KVM reports: an int3, else a debug register
+# (kvm_lacks: the probe's finding). Without either, the checks that need them are skipped.
+BREAK=break NO_BREAK=
+if kvm_lacks sw-breakpoint; then
+	NO_BREAK=$KVM_LACKS_WHY BREAK=hbreak
+	kvm_lacks hw-breakpoint && NO_BREAK+="; $KVM_LACKS_WHY" BREAK=
+fi
+
 start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --gdb "tcp:127.0.0.1:$PORT"
 wait_for --guest "$TMP/vm" 'tg: loop running with an int3 each tick' 60
 ok $? "the test guest runs tg_loop with its own int3 each tick"
 
 # Five times: run to tg_int_here, stepi to the int3, over it, into #BP; run on (breakpoint kept).
+if [[ -z $BREAK ]]; then
+	skip "gdb: five rounds of continue to a breakpoint at tg_int_here: $NO_BREAK"
+	skip "each round's steps through the int3: $NO_BREAK"
+	skip "the guest runs on after those rounds: $NO_BREAK"
+else
 timeout -k 5 120 gdb -batch -nx -ex 'set pagination off' -ex "target remote 127.0.0.1:$PORT" \
-	-ex 'break *tg_int_here' -ex 'python
+	-ex "$BREAK *tg_int_here" -ex 'python
 import gdb
 for i in range(5):
     gdb.execute("continue", to_string=True)
@@ -47,6 +60,7 @@ s1=$(soft "$TMP/gdb")
 a1=$(tg_alive)
 wait_for "$TMP/vm" "tg: alive $((a1 + 2))\\b" 30
 ok $? "after gdb detaches the guest runs on (tg: alive $a1 -> $((a1 + 2)))"
+fi
 
 PRE=$(grep -ac 'tg: exception' "$TMP/vm")
 is "$PRE" 0 "no stray #DB in the guest after the gdb steps (no 'tg: exception')" ||
@@ -55,13 +69,15 @@ timeout -k 5 60 gdb -batch -nx -ex 'set pagination off' -ex "target remote 127.0
 	-ex 'python print("soft_ints=%d" % int(gdb.parse_and_eval("tg_soft_ints")))' -ex 'detach' \
 	"$ELF" >"$TMP/gdb2" 2>&1
 s2=$(soft "$TMP/gdb2")
-[[ -n $s1 && -n $s2 ]] && ((s2 > s1))
-ok $? "the #BP handler keeps returning: tg_soft_ints $s1 -> $s2"
+if [[ -z $BREAK ]]; then skip "tg_soft_ints after the rounds' steps: $NO_BREAK"; else
+	[[ -n $s1 && -n $s2 ]] && ((s2 > s1))
+	ok $? "the #BP handler keeps returning: tg_soft_ints $s1 -> $s2"
+fi
 stop_vm
 
 # The REPL's step takes the same path: break, step to the int3, over it, into #BP, resume.
-cat >"$TMP/s.vmdbg" <<'SCRIPT'
-break tg_int_here
+cat >"$TMP/s.vmdbg" <<SCRIPT
+${BREAK:-break} tg_int_here
 wait stop 20s
 delete 1
 step
@@ -73,9 +89,15 @@ wait console "tg: alive 4" 30s
 echo MARK resumed
 SCRIPT
 run_vm "$TMP/out" 90 --kernel "$ELF" --cpus 2 --append "mode=loop softint=1" --script "$TMP/s.vmdbg"
+if [[ -z $BREAK ]]; then
+	for what in "the script runs to its end" "break, step x3, resume" "a step over the guest's int3"; do
+		skip "REPL: $what: $NO_BREAK"
+	done
+else
 is "$RC" 0 "REPL: the script runs to its end (exit 0)"
-like "$TMP/out.lf" '^MARK resumed$' "REPL: break, step x3 through the int3, resume: the guest runs on to tg: alive 4"
+like "$TMP/out.lf" '^MARK resumed$' "REPL: $BREAK, step x3 through the int3, resume: the guest runs on to tg: alive 4"
 like "$TMP/out.lf" '^cpu 0: 0x[0-9a-f]+ tg_int_here\+0x2$' "REPL: a step over the guest's int3 ends after it"
+fi
 unlike "$TMP/out.lf" 'tg: exception' "REPL: no stray #DB in the guest"
 cat "$TMP/vm" "$TMP/out" >"$TMP/both"
 unlike "$TMP/both" 'AddressSanitizer|runtime error|internal error|guest crashed' "no crash, no sanitizer report (gdb and REPL runs)"

@@ -28,33 +28,48 @@ like "$TMP/end" "boot 1 sent frames=$((A + H)) bytes=[0-9]+ crc=$(kv crc "$TMP/e
 	"the guest's CRC of what it sent equals the host's"
 
 # --- with --reboot: a second boot, breakpoints kept, the stream whole ---------------------
-cat >"$TMP/s.vmdbg" <<'EOF'
-wait console "tg: vcon reboot: frames [0-9.]+ published" 30s
-break tg_vcon_reboot_main
-wait stop 30s
-echo MARK second-boot-stopped
-get cpu.0.rip
-delete 1
-hbreak tg_poweroff
-resume
-wait stop 60s
-echo MARK stopped-before-poweroff
-handshake
-ctl log
-EOF
+# The stops need an int3 (boot 2's tg_vcon_reboot_main) and a debug register (tg_poweroff)
+# that KVM reports (kvm_lacks: the probe's finding); without one, its checks are skipped and
+# the rest of the run goes on without that stop.
+SW_WHY= HW_WHY=
+kvm_lacks sw-breakpoint && SW_WHY=$KVM_LACKS_WHY
+kvm_lacks hw-breakpoint && HW_WHY=$KVM_LACKS_WHY
+{
+	echo 'wait console "tg: vcon reboot: frames [0-9.]+ published" 30s'
+	[[ -z $SW_WHY ]] && printf '%s\n' 'break tg_vcon_reboot_main' 'wait stop 30s' \
+		'echo MARK second-boot-stopped' 'get cpu.0.rip' 'delete 1'
+	[[ -z $HW_WHY ]] && echo 'hbreak tg_poweroff'
+	[[ -z $SW_WHY ]] && echo 'resume'
+	[[ -z $HW_WHY ]] && printf '%s\n' 'wait stop 60s' 'echo MARK stopped-before-poweroff' \
+		'handshake' 'ctl log'
+	# The script's end ends the run: without that stop, it waits for the stream's last line.
+	[[ -n $HW_WHY ]] && echo 'wait console "tg: vcon port 1 reboot frames=.* crc=0x[0-9a-f]{8}" 60s'
+} >"$TMP/s.vmdbg"
 run_vm "$TMP/rb" 90 --kernel "$TEST_GUEST" --reboot --script "$TMP/s.vmdbg" \
 	--port 1:file:"$TMP/rb.p1" --port 2:null --append "$ARGS"
 is "$RC" 0 "with --reboot the script runs to its end (exit 0)"
 like "$TMP/rb.lf" '^vmdbg: guest reboot 1: machine reset, kernel loaded again, RAM kept$' "vmdbg reports the reboot"
 is "$(grep -c '^tg: hello from the test guest' "$TMP/rb.lf")" 2 "the guest booted twice"
 like "$TMP/rb.lf" "^tg: vcon reboot plan .* boot=2\$" "RAM was kept: the second boot found the first one's marker"
-like "$TMP/rb.lf" 'MARK second-boot-stopped' "a breakpoint set during boot 1 stops boot 2: put back over the reloaded kernel"
-addr=$(nm "$TEST_GUEST" | awk '$3 == "tg_vcon_reboot_main" { sub(/^0+/, "", $1); print $1 }')
-like "$TMP/rb.lf" "^[0-9]+ \\(0x$addr\\)\$" "... at tg_vcon_reboot_main"
-[[ $(grep -c 'guest->host DEVICE_READY' "$TMP/rb.lf") -eq 2 ]]
-ok $? "the control log holds both boots' DEVICE_READY"
-like "$TMP/rb.lf" 'MARK stopped-before-poweroff' "a hardware breakpoint holds boot 2 before its power-off"
-like "$TMP/rb.lf" '^3 of 3 ports ready' "handshake after the reboot: the new boot's handshake is complete"
+if [[ -n $SW_WHY ]]; then
+	skip "a breakpoint set during boot 1 stops boot 2: $SW_WHY"
+	skip "... at tg_vcon_reboot_main: $SW_WHY"
+else
+	like "$TMP/rb.lf" 'MARK second-boot-stopped' "a breakpoint set during boot 1 stops boot 2: put back over the reloaded kernel"
+	addr=$(nm "$TEST_GUEST" | awk '$3 == "tg_vcon_reboot_main" { sub(/^0+/, "", $1); print $1 }')
+	like "$TMP/rb.lf" "^[0-9]+ \\(0x$addr\\)\$" "... at tg_vcon_reboot_main"
+fi
+if [[ -n $HW_WHY ]]; then
+	for what in "the control log at a stop before power-off" "a hardware breakpoint before power-off" \
+		"handshake at a stop before power-off"; do
+		skip "$what: $HW_WHY"
+	done
+else
+	[[ $(grep -c 'guest->host DEVICE_READY' "$TMP/rb.lf") -eq 2 ]]
+	ok $? "the control log holds both boots' DEVICE_READY"
+	like "$TMP/rb.lf" 'MARK stopped-before-poweroff' "a hardware breakpoint holds boot 2 before its power-off"
+	like "$TMP/rb.lf" '^3 of 3 ports ready' "handshake after the reboot: the new boot's handshake is complete"
+fi
 frames "$TMP/rb.p1" >"$TMP/rb.check"
 is "$(kv frames "$TMP/rb.check") $(kv lost "$TMP/rb.check") $(kv duplicated "$TMP/rb.check") $(kv in_order "$TMP/rb.check") $(kv stray "$TMP/rb.check")" \
 	"$K 0 0 1 0" "the whole stream arrives once and in order across the reboot" || diag "$(cat "$TMP/rb.check")"
