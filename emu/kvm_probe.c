@@ -25,6 +25,9 @@
 #define PROBE_TIMEOUT_NS 1000000000LL
 #define PROBE_KICK_NS 100000000LL /* the watchdog fires again until KVM_RUN returns */
 #define PROBE_MAX_RUNS 8
+#define PROBE_STEPS 32 /* single-steps timed */
+/* Above this a step, watching writes by single-stepping every vCPU stalls the guest. */
+#define WATCH_STEP_MAX_NS 200000LL
 
 #define HLT 0xf4
 #define BP_VECTOR 3
@@ -77,6 +80,8 @@ struct probe_exit {
 	uint8_t insn0;    /* first instruction byte of an emulation failure */
 	bool has_insn;
 	uint16_t cs;      /* CS selector at the exit: its low bits are the CPL */
+	unsigned steps;   /* KVM_EXIT_DEBUGs taken in a row (snippet.steps) */
+	int64_t ns;       /* wall time of those */
 };
 
 struct snippet {
@@ -85,6 +90,7 @@ struct snippet {
 	uint32_t eax;
 	struct kvm_guest_debug dbg;
 	bool user64; /* start at CPL 3 in long mode with SYSCALL set up, not 32-bit flat */
+	unsigned steps; /* run on after a KVM_EXIT_DEBUG, up to this many, timing them */
 };
 
 static const char *const cap_names[KVM_PROBE_NR] = {
@@ -345,6 +351,15 @@ static void run_snippet(struct probe_vm *p, const struct snippet *sn, struct pro
 	ex->err = setup_vcpu(p, fd, sn, ex);
 	if (!ex->err)
 		run_vcpu(p, fd, run, ex);
+	if (sn->steps && !ex->err && !ex->timed_out && ex->reason == KVM_EXIT_DEBUG) {
+		struct probe_exit next = *ex;
+		int64_t t0 = now_ns();
+
+		while (++ex->steps < sn->steps && !next.err && !next.timed_out &&
+		       next.reason == KVM_EXIT_DEBUG)
+			run_vcpu(p, fd, run, &next);
+		ex->ns = now_ns() - t0;
+	}
 	munmap(run, p->run_size);
 	close(fd);
 }
@@ -461,17 +476,21 @@ static bool probe_watchpoint(struct probe_vm *p, struct kvm_probe_finding *f)
 		      "KVM_EXIT_DEBUG (#DB, DR6.B1)");
 }
 
-static bool probe_single_step(struct probe_vm *p, struct kvm_probe_finding *f)
+/* Also what a step costs: watching by stepping is only worth it where steps are cheap. */
+static bool probe_single_step(struct probe_vm *p, struct kvm_probe_finding *f, int64_t *step_ns)
 {
-	static const uint8_t code[] = { 0x90, HLT }; /* nop */
-	struct snippet sn = { .code = code, .len = sizeof(code), .eax = 0,
+	uint8_t code[PROBE_STEPS + 1];
+	struct snippet sn = { .code = code, .len = sizeof(code), .eax = 0, .steps = PROBE_STEPS,
 			      .dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP } };
 	struct probe_exit ex;
 
+	memset(code, 0x90, PROBE_STEPS); /* nops, then hlt */
+	code[PROBE_STEPS] = HLT;
 	run_snippet(p, &sn, &ex);
-	if (debug_exit_at(&ex, DB_VECTOR, PROBE_CODE + 1))
-		return true;
-	return failed(f, &ex, "", "KVM_EXIT_DEBUG (#DB) after the nop");
+	if (!debug_exit_at(&ex, DB_VECTOR, PROBE_CODE + 1))
+		return failed(f, &ex, "", "KVM_EXIT_DEBUG (#DB) after the nop");
+	*step_ns = ex.steps ? ex.ns / ex.steps : 0;
+	return true;
 }
 
 /*
@@ -499,11 +518,18 @@ static bool probe_guest_syscall(struct probe_vm *p, struct kvm_probe_finding *f)
 	return false;
 }
 
+static bool probe_single_step_only(struct probe_vm *p, struct kvm_probe_finding *f)
+{
+	int64_t ns;
+
+	return probe_single_step(p, f, &ns);
+}
+
 static bool (*const probes[KVM_PROBE_NR])(struct probe_vm *, struct kvm_probe_finding *) = {
 	[KVM_PROBE_SW_BREAKPOINT] = probe_sw_breakpoint,
 	[KVM_PROBE_HW_BREAKPOINT] = probe_hw_breakpoint,
 	[KVM_PROBE_WATCHPOINT] = probe_watchpoint,
-	[KVM_PROBE_SINGLE_STEP] = probe_single_step,
+	[KVM_PROBE_SINGLE_STEP] = probe_single_step_only,
 	[KVM_PROBE_GUEST_SYSCALL] = probe_guest_syscall,
 };
 
@@ -542,12 +568,29 @@ int kvm_probe_run(int kvm_fd, struct kvm_probe *out)
 	check_extensions(kvm_fd, out);
 	out->err = setup_vm(&p, out->err_what, sizeof(out->err_what));
 	for (int i = 0; !out->err && i < KVM_PROBE_NR; i++)
-		out->cap[i].works = probes[i](&p, &out->cap[i]);
+		out->cap[i].works = i == KVM_PROBE_SINGLE_STEP
+					    ? probe_single_step(&p, &out->cap[i], &out->step_ns)
+					    : probes[i](&p, &out->cap[i]);
 	free_vm(&p);
-	if (!out->err && !out->cap[KVM_PROBE_WATCHPOINT].works &&
-	    out->cap[KVM_PROBE_SINGLE_STEP].works)
-		out->watch_by_step = out->cap[KVM_PROBE_WATCHPOINT].works = true;
+	kvm_probe_watch_rule(out);
 	return out->err;
+}
+
+void kvm_probe_watch_rule(struct kvm_probe *p)
+{
+	struct kvm_probe_finding *w = &p->cap[KVM_PROBE_WATCHPOINT];
+	size_t len;
+
+	if (p->err || w->works || !p->cap[KVM_PROBE_SINGLE_STEP].works)
+		return;
+	if (p->step_ns <= WATCH_STEP_MAX_NS) {
+		p->watch_by_step = w->works = true;
+		return;
+	}
+	len = strlen(w->why);
+	snprintf(w->why + len, sizeof(w->why) - len,
+		 "; a single-step costs %lld us here, too slow to watch by stepping",
+		 (long long)(p->step_ns / 1000));
 }
 
 int kvm_probe_one(int kvm_fd, enum kvm_probe_cap cap, struct kvm_probe_finding *f)
@@ -624,6 +667,8 @@ size_t kvm_probe_format(const struct kvm_probe *p, char *buf, size_t size)
 			OUT("%s: %s", cap_names[i], f->works ? "yes" : "no");
 			if (by_step)
 				OUT(" (writes only, by single-stepping: %s)\n", f->why);
+			else if (i == KVM_PROBE_SINGLE_STEP && f->works && p->step_ns)
+				OUT(" (%lld us a step)\n", (long long)(p->step_ns / 1000));
 			else if (f->why[0])
 				OUT(" (%s)\n", f->why);
 			else

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum kvm_probe_cap {
 	KVM_PROBE_SW_BREAKPOINT, /* int3 + KVM_GUESTDBG_USE_SW_BP exits as #BP */
@@ -55,6 +56,7 @@ struct kvm_probe {
 	 * cap[KVM_PROBE_WATCHPOINT] says yes, its why keeps what the debug register did.
 	 */
 	bool watch_by_step;
+	int64_t step_ns; /* wall time of one single-step exit, measured over a few */
 	struct kvm_probe_ext ext[KVM_PROBE_MAX_EXT];
 	int n_ext;
 };
@@ -67,6 +69,13 @@ const char *kvm_probe_cap_name(enum kvm_probe_cap cap);
  * about a second of wall time. Returns 0, or OUT->err when nothing could be probed.
  */
 int kvm_probe_run(int kvm_fd, struct kvm_probe *out);
+
+/*
+ * Data breakpoints that do not fire are stood in for by single-stepping, where a step is
+ * cheap (PVM: ~10 us); where it is not (nested SVM under TCG: milliseconds) the
+ * watchpoint stays no, its why saying what a step costs. kvm_probe_run applies it.
+ */
+void kvm_probe_watch_rule(struct kvm_probe *p);
 
 /*
  * Run only probe CAP on KVM_FD (in its own throw-away VM) and fill F: what vm.c needs before

@@ -250,6 +250,39 @@ static int setup_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * GSI routing as on a PC (and as QEMU sets it): the MADT tells the guest that ISA IRQ0, the
+ * PIT, arrives at GSI 2, but KVM's default table sends GSI 0 to IOAPIC pin 0. So GSI 0 goes
+ * to PIC pin 0 and IOAPIC pin 2, GSI 2 (the PIC cascade) nowhere, every other GSI below 16
+ * to its PIC and IOAPIC pins, 16 to 23 to the IOAPIC alone.
+ */
+static int setup_irq_routing(struct vm *vm)
+{
+	enum { ISA_IRQS = 16, IOAPIC_PINS = 24 };
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[ISA_IRQS + IOAPIC_PINS];
+	} r;
+	unsigned n = 0;
+
+	memset(&r, 0, sizeof(r));
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		if (gsi < ISA_IRQS)
+			r.e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+								 : KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 } };
+		r.e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi ? gsi : 2 } };
+	}
+	r.hdr.nr = n;
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
+}
+
 static bool on_pvm(void)
 {
 	struct stat st;
@@ -302,6 +335,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return set_err(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	r = setup_irq_routing(vm);
+	if (r)
+		return set_err(err, errlen, r, "KVM_SET_GSI_ROUTING: %s", strerror(-r));
 	{
 		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 

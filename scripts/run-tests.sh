@@ -47,8 +47,8 @@ fi
 tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
 tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
-# Inside L1 each test runs as here; the tier's own time limit bounds the whole of it.
-tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm.sh --timeout "${HWKVM_TIMEOUT:-1800}" -- prove --timer tests/integration/guest/*.t tests/integration/linux/*.t'
+# Inside L1 each test runs as here (scripts/hwkvm-tier.sh: a fresh L1 if the emulated one dies).
+tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm-tier.sh tests/integration/guest/*.t tests/integration/linux/*.t'
 [[ -n $only ]] || [[ ${SANITIZE:-0} == 1 ]] || {
 	tier soak tests/soak/run.sh
 	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-30}"
