@@ -15,16 +15,11 @@
 #include "log.h"
 #include "vm.h"
 #include "vm_reboot.h"
+#include "x86_state.h"
 
 #define MSR_IA32_MISC_ENABLE 0x000001a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING 1ULL
 
-#define X86_CR0_PE 0x1ULL
-#define X86_CR0_ET 0x10ULL
-#define X86_CR0_PG 0x80000000ULL
-#define X86_CR4_PAE 0x20ULL
-#define EFER_LME 0x100ULL
-#define EFER_LMA 0x400ULL
 
 int vcpu_init(struct vm *vm, int id)
 {
@@ -53,22 +48,6 @@ int vcpu_init(struct vm *vm, int id)
 	return 0;
 }
 
-static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
-{
-	*s = (struct kvm_segment){
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = sel,
-		.type = type,
-		.present = 1,
-		.dpl = 0,
-		.db = code64 ? 0 : 1,
-		.s = 1,
-		.l = code64 ? 1 : 0,
-		.g = 1,
-	};
-}
-
 int vcpu_setup_boot(struct vcpu *v, const struct boot_info *boot)
 {
 	struct kvm_sregs s;
@@ -78,18 +57,7 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_info *boot)
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return -errno;
 	/* Selectors match the GDT the loader wrote at LAYOUT_BOOT_GDT. */
-	flat_segment(&s.cs, long_mode ? 0x10 : 0x08, 0xb, long_mode);
-	flat_segment(&s.ds, 0x18, 0x3, false);
-	s.es = s.fs = s.gs = s.ss = s.ds;
-	s.gdt.base = LAYOUT_BOOT_GDT;
-	s.gdt.limit = 4 * 8 - 1;
-	s.idt.base = 0;
-	s.idt.limit = 0;
-	s.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
-	s.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
-	s.cr0 = X86_CR0_PE | X86_CR0_ET;
-	s.cr4 = 0;
-	s.efer = 0;
+	x86_flat_protected_mode(&s, long_mode ? 0x10 : 0x08, long_mode, 0x18, LAYOUT_BOOT_GDT, 4);
 	if (long_mode) {
 		s.cr3 = boot->page_tables;
 		s.cr4 = X86_CR4_PAE;

@@ -47,6 +47,6 @@ done
 failed=0
 for t in "$@"; do
 	st=$(grep -E "^$t [0-9]+$" "$state" | tail -n 1 | cut -d' ' -f2)
-	[[ ${st:-1} == 0 ]] || { echo "hwkvm-tier: $t: ${st:+exit $st}${st:-no result}"; failed=1; }
+	[[ ${st:-1} == 0 ]] || { echo "hwkvm-tier: $t: ${st:+exit }${st:-no result}"; failed=1; }
 done
 exit $failed

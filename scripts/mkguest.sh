@@ -330,17 +330,10 @@ build_initramfs() {
 	fi
 	rm -f "$OUT/.initramfs.stamp"
 
-	local stage=$OUT/initramfs.tmp p
+	local stage=$OUT/initramfs.tmp
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,lib/modules}
-	cp /bin/busybox "$stage/bin/busybox"
-	# Applet links made here, not by `busybox --install` at boot: fewer system calls for
-	# a kernel that may not allow any.
-	for p in $(/bin/busybox --list-full); do
-		[[ -e $stage/$p || -L $stage/$p ]] && continue
-		mkdir -p "$stage/$(dirname "$p")"
-		ln -s /bin/busybox "$stage/$p"
-	done
+	stage_busybox "$stage"
 	[[ -L $stage/bin/sh ]] || die "initramfs: /bin/busybox has no sh applet"
 	install -m 0755 scripts/initramfs/init "$stage/init"
 

@@ -19,7 +19,7 @@ wait_for "$TMP/vm" 'vmdbg-guest: ready uptime=' "$T"
 ok $? "Debian's cloud kernel runs /init, which prints its ready marker ($((SECONDS - start))s)" ||
 	diag "$(tail -n 20 "$TMP/vm")"
 sleep 1
-guest_type 'echo "mmio-cmdline=$(grep -c virtio_mmio.device= /proc/cmdline)"; ls /sys/bus/platform/drivers/virtio-mmio/ | grep LNRO; cut -d" " -f1 /proc/modules | sed "s/^/module: /"; echo listed-1'
+guest_type 'echo "mmio-cmdline=$(grep -c virtio_mmio.device= /proc/cmdline)"; ls /sys/bus/platform/drivers/virtio-mmio/ | grep LNRO; cut -d" " -f1 /proc/modules | sed "s/^/module: /"; echo listed-$((0+1))'
 wait_for "$TMP/vm" 'listed-1' 60
 tr -d '\r' <"$TMP/vm" >"$TMP/vm.lf"
 like "$TMP/vm.lf" '^mmio-cmdline=0$' "the command line names no virtio-mmio device"
@@ -29,7 +29,7 @@ ok $? "virtio_mmio and virtio_console were loaded as modules from the initramfs"
 	diag "$(grep -E '^module:|cannot load' "$TMP/vm.lf")"
 unlike "$TMP/vm.lf" 'cannot load module' "... with no module refused"
 # The names arrive after the ports (PORT_NAME follows PORT_ADD): wait for them in the guest.
-guest_type 'for i in $(seq 100); do [ $(cat /sys/class/virtio-ports/vport*/name 2>/dev/null | grep -c ktstr) -ge 3 ] && break; sleep 0.1; done; for p in /sys/class/virtio-ports/vport*; do echo "vport ${p##*/} $(cat $p/name)"; done; echo listed-2'
+guest_type 'for i in $(seq 100); do [ $(cat /sys/class/virtio-ports/vport*/name 2>/dev/null | grep -c ktstr) -ge 3 ] && break; sleep 0.1; done; for p in /sys/class/virtio-ports/vport*; do echo "vport ${p##*/} $(cat $p/name)"; done; echo listed-$((1+1))'
 wait_for "$TMP/vm" 'listed-2' 60
 tr -d '\r' <"$TMP/vm" >"$TMP/vm.lf"
 n=$(grep -cE '^vport vport[0-9]+p[0-2] ktstr-(console|bulk|stats)$' "$TMP/vm.lf")

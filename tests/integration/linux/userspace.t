@@ -24,8 +24,8 @@ guest_type 'echo round-$((40+2))-trip'
 wait_for "$TMP/vm" 'round-42-trip' 60
 ok $? "a command typed on the host runs in the ttyS0 shell and its output comes back"
 
-guest_type 'for p in /sys/class/virtio-ports/vport0p*; do echo "vport ${p##*/} $(cat $p/name)"; done; echo names-listed'
-wait_for "$TMP/vm" 'names-listed' 60
+guest_type 'for p in /sys/class/virtio-ports/vport0p*; do echo "vport ${p##*/} $(cat $p/name)"; done; echo names-$((6*7))-listed'
+wait_for "$TMP/vm" 'names-42-listed' 60
 grep -q 'vport vport0p0 ktstr-console' "$TMP/vm.lf" 2>/dev/null || tr -d '\r' <"$TMP/vm" >"$TMP/vm.lf"
 grep -q 'vport vport0p1 ktstr-bulk' "$TMP/vm.lf" && grep -q 'vport vport0p2 ktstr-stats' "$TMP/vm.lf"
 ok $? "the driver names the ports from PORT_NAME: vport0p1 ktstr-bulk, vport0p2 ktstr-stats" ||
@@ -70,8 +70,8 @@ printf 'exit\n' >&"$p0_FD"
 sleep 1
 
 # A raw-mode reader of hvc0 (as the guest agent of the console spec reads wake bytes).
-guest_type '(stty raw -echo; echo wake-reader-up >/dev/ttyS0; head -c 3 | od -An -tx1 | sed "s/^/wake-bytes:/" >/dev/ttyS0) </dev/hvc0 &'
-wait_for "$TMP/vm" 'wake-reader-up' 60
+guest_type '(stty raw -echo; echo wake-reader-$((2*2)) >/dev/ttyS0; head -c 3 | od -An -tx1 | sed "s/^/wake-bytes:/" >/dev/ttyS0) </dev/hvc0 &'
+wait_for "$TMP/vm" 'wake-reader-4' 60
 sleep 1
 gdb -batch -nx -ex 'set pagination off' -ex 'set confirm off' \
 	-ex "target remote 127.0.0.1:$PORT" -ex 'echo MARK attached\n' \
