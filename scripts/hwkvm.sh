@@ -20,7 +20,7 @@ usage: scripts/hwkvm.sh [OPTIONS] [--] COMMAND [ARG...]
 Runs COMMAND inside a nested hardware-style KVM (Debian's kernel with kvm_amd under
 QEMU TCG's emulated AMD SVM) and exits with its status.
   --timeout SECONDS  end L1 after this long (default 1800); exit 124
-  --cpus N           L1's CPUs (default 1: see below)
+  --cpus N           L1's CPUs (default: the host's, at most 4)
   --mem SIZE         L1's memory, as QEMU's -m takes it (default 4G)
   --prepare          only fetch and build what L1 needs (cached), run nothing
   -h, --help         this text
@@ -49,10 +49,14 @@ while (($#)); do
 done
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout: '$timeout_s' is not a positive number of seconds"
 ((prepare_only)) || (($#)) || die "no command given (see --help)"
-# One CPU: with two, L1 died in about one Linux boot in three (an interrupt taken in
-# __svm_vcpu_run before the host's GS was back: a panic; or a nested vCPU triple-faulted
-# with no cause in the guest), QEMU 7.2's emulation of SVM under MTTCG; with one, none did.
-[[ -n $cpus ]] || cpus=1
+# Two CPUs where there are two. With one, L1 wedged in the console tests: a nested guest
+# spinning for its host (vmdbg, on the same L1 CPU) kept L1 from ever running it. With two,
+# L1 sometimes panics instead (an interrupt taken in __svm_vcpu_run before the host's GS
+# was back, most often under a Linux guest with two vCPUs): QEMU 7.2's emulation of SVM.
+if [[ -z $cpus ]]; then
+	cpus=$(nproc)
+	((cpus <= 4)) || cpus=4
+fi
 [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "--cpus: '$cpus' is not a positive number"
 
 project=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
