@@ -11,8 +11,8 @@
 #    test it died under runs once more; if L1 dies under it twice, the test could not be
 #    run here: that is said in a line of its own and does not fail the tier (the emulator
 #    failed, not the test);
-#  - a test that fails runs once more in the same L1; the tier passes it only if that run
-#    passes, and says so. The first run's output stays in the log, its TAP counts quoted.
+#  - a test that fails runs again in the same L1, up to three runs; the tier passes it only
+#    if a run passes, and says so. Earlier runs' output stays in the log, TAP counts quoted.
 # usage: scripts/hwkvm-tier.sh TEST.t...     (from the project's top folder)
 #        HWKVM_TIMEOUT: seconds for one L1 (default 1800)
 set -uo pipefail
@@ -32,19 +32,18 @@ if [[ ${1:-} == --in-l1 ]]; then
 		echo $(($(cat "$state/$k.runs" 2>/dev/null || echo 0) + 1)) >"$state/$k.runs"
 		echo "$t" >"$state/current"
 		sync
-		prove --timer "$t" >"$state/out" 2>&1
-		st=$?
-		if ((st)); then
-			# Quoted so that make check's tally counts only the run that decides.
-			sed -e 's/^/first run| /' -e 's/Files=/files=/; s/Tests: /tests: /' "$state/out"
-			echo "hwkvm-tier: $t failed; running it once more (the nested KVM is emulated)"
+		# Up to three runs; only the last is counted by make check's tally: the earlier
+		# ones are quoted.
+		for run in 1 2 3; do
+			prove --timer "$t" >"$state/out" 2>&1
+			st=$?
+			((st && run < 3)) || break
+			sed -e "s/^/run $run| /" -e 's/Files=/files=/; s/Tests: /tests: /' "$state/out"
+			echo "hwkvm-tier: $t failed; running it again (the nested KVM is emulated)"
 			: >"$state/$k.rerun"
 			echo "$t" >"$state/current"
-			prove --timer "$t"
-			st=$?
-		else
-			cat "$state/out"
-		fi
+		done
+		cat "$state/out"
 		echo "$st" >"$state/$k.status"
 		rm -f "$state/current"
 		sync
@@ -109,6 +108,6 @@ for t in "$@"; do
 		continue
 	fi
 	[[ ${st:-1} == 0 ]] || { echo "hwkvm-tier: $t: ${st:+exit }${st:-no result}"; failed=1; }
-	[[ -e $state/$k.rerun && ${st:-1} == 0 ]] && echo "hwkvm-tier: $t passed on its second run"
+	[[ -e $state/$k.rerun && ${st:-1} == 0 ]] && echo "hwkvm-tier: $t passed after a failed run (see above)"
 done
 exit $failed
