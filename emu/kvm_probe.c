@@ -60,6 +60,7 @@ struct probe_vm {
 	uint8_t *mem;
 	timer_t timer; /* the watchdog (a kernel timer id: 0 is a valid one) */
 	bool has_timer;
+	int64_t step_ns; /* what one single-step exit took (probe_single_step) */
 };
 
 /* How one snippet ended. */
@@ -455,7 +456,7 @@ static bool probe_watchpoint(struct probe_vm *p, struct kvm_probe_finding *f)
 }
 
 /* Also what a step costs: watching by stepping is only worth it where steps are cheap. */
-static bool probe_single_step(struct probe_vm *p, struct kvm_probe_finding *f, int64_t *step_ns)
+static bool probe_single_step(struct probe_vm *p, struct kvm_probe_finding *f)
 {
 	uint8_t code[PROBE_STEPS + 1];
 	struct snippet sn = { .code = code, .len = sizeof(code), .eax = 0, .steps = PROBE_STEPS,
@@ -467,7 +468,7 @@ static bool probe_single_step(struct probe_vm *p, struct kvm_probe_finding *f, i
 	run_snippet(p, &sn, &ex);
 	if (!debug_exit_at(&ex, DB_VECTOR, PROBE_CODE + 1))
 		return failed(f, &ex, "", "KVM_EXIT_DEBUG (#DB) after the nop");
-	*step_ns = ex.steps ? ex.ns / ex.steps : 0;
+	p->step_ns = ex.steps ? ex.ns / ex.steps : 0;
 	return true;
 }
 
@@ -496,18 +497,11 @@ static bool probe_guest_syscall(struct probe_vm *p, struct kvm_probe_finding *f)
 	return false;
 }
 
-static bool probe_single_step_only(struct probe_vm *p, struct kvm_probe_finding *f)
-{
-	int64_t ns;
-
-	return probe_single_step(p, f, &ns);
-}
-
 static bool (*const probes[KVM_PROBE_NR])(struct probe_vm *, struct kvm_probe_finding *) = {
 	[KVM_PROBE_SW_BREAKPOINT] = probe_sw_breakpoint,
 	[KVM_PROBE_HW_BREAKPOINT] = probe_hw_breakpoint,
 	[KVM_PROBE_WATCHPOINT] = probe_watchpoint,
-	[KVM_PROBE_SINGLE_STEP] = probe_single_step_only,
+	[KVM_PROBE_SINGLE_STEP] = probe_single_step,
 	[KVM_PROBE_GUEST_SYSCALL] = probe_guest_syscall,
 };
 
@@ -546,9 +540,8 @@ int kvm_probe_run(int kvm_fd, struct kvm_probe *out)
 	check_extensions(kvm_fd, out);
 	out->err = setup_vm(&p, out->err_what, sizeof(out->err_what));
 	for (int i = 0; !out->err && i < KVM_PROBE_NR; i++)
-		out->cap[i].works = i == KVM_PROBE_SINGLE_STEP
-					    ? probe_single_step(&p, &out->cap[i], &out->step_ns)
-					    : probes[i](&p, &out->cap[i]);
+		out->cap[i].works = probes[i](&p, &out->cap[i]);
+	out->step_ns = p.step_ns;
 	free_vm(&p);
 	kvm_probe_watch_rule(out);
 	return out->err;
