@@ -9,6 +9,11 @@ resolve_image_pkg() {
 		head -n 1
 }
 
+# candidate_version PKG: the version apt would install of PKG (empty if none).
+candidate_version() {
+	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
+}
+
 # apt_download DIR PKG VERSION: the .deb into DIR, as whatever user runs this.
 apt_download() {
 	local -a dl=(apt-get download -q)

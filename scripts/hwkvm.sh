@@ -91,7 +91,7 @@ prepare_kernel() {
 		pkg=$(resolve_image_pkg amd64)
 	fi
 	[[ -n $pkg ]] || die "no linux-image-6.1.0-*-amd64 package: 'apt-cache depends linux-image-amd64' names none"
-	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	ver=$(candidate_version "$pkg")
 	[[ -n $ver ]] || die "apt-cache show $pkg gives no version"
 	key="recipe=$RECIPE $pkg=$ver modules=$L1_MODULES"
 	if [[ -f $OUT/.kernel.stamp && "$(cat "$OUT/.kernel.stamp")" == "$key" && -s $OUT/vmlinuz ]]; then
@@ -104,7 +104,7 @@ prepare_kernel() {
 	if ! apt_download "$tmp" "$pkg" "$ver"; then
 		apt-get update -qq >&2 || die "apt-get update failed"
 		pkg=$(resolve_image_pkg amd64)
-		ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+		ver=$(candidate_version "$pkg")
 		key="recipe=$RECIPE $pkg=$ver modules=$L1_MODULES"
 		apt_download "$tmp" "$pkg" "$ver" || die "apt-get download $pkg=$ver failed (see $tmp/download.log)"
 	fi

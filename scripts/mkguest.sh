@@ -237,7 +237,7 @@ build_stock() {
 		pkg=$(resolve_stock_pkg)
 	fi
 	[[ -n $pkg ]] || die "no linux-image-6.1.0-*-cloud-amd64 package: 'apt-cache depends linux-image-cloud-amd64' names none"
-	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	ver=$(candidate_version "$pkg")
 	[[ -n $ver ]] || die "apt-cache show $pkg gives no version"
 	key="recipe=$RECIPE_STOCK $pkg=$ver"
 	if stamp_ok stock "$key" stock/vmlinux stock/bzImage stock/System.map stock/kernel.release; then
@@ -257,7 +257,7 @@ build_stock() {
 		# The lists may name a version the mirror no longer has.
 		apt_update_once || die_log "$tmp/download.log" "apt-get download $pkg=$ver failed"
 		pkg=$(resolve_stock_pkg)
-		ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+		ver=$(candidate_version "$pkg")
 		dbgpkg=${pkg%-unsigned}-dbg
 		key="recipe=$RECIPE_STOCK $pkg=$ver"
 		apt_download "$tmp" "$pkg" "$ver" || die_log "$tmp/download.log" "apt-get download $pkg=$ver failed"
