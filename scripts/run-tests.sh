@@ -58,6 +58,8 @@ tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm-tier.sh tests
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
+# CI shows only the log's tail: name the failing files and test numbers here (prove's own report).
+awk '/^Test Summary Report/ {on = 1; next} /^Files=/ {on = 0} on && !/^-+$/' "$log"
 # prove's own counts, added over the tiers: "Files=N, Tests=T" and "Tests: T Failed: F".
 total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$log" | awk -F= '{s += $3} END {print s + 0}')
 bad=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+' "$log" | awk '{s += $4} END {print s + 0}')
