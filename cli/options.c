@@ -16,6 +16,9 @@
 #define MAX_MEM (1ULL << 40)
 #define MAX_CPUS 64
 
+/* The event kinds --trace takes, in the order --help and the man page list them. */
+#define TRACE_KINDS "mmio,ctl,vq,irq,pio"
+
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
@@ -23,73 +26,188 @@ enum {
 	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM,
 };
 
-static const struct option long_opts[] = {
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "append", required_argument, NULL, OPT_APPEND },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "cpuid", required_argument, NULL, OPT_CPUID },
-	{ "gdb", required_argument, NULL, OPT_GDB },
-	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
-	{ "script", required_argument, NULL, OPT_SCRIPT },
-	{ "repl", no_argument, NULL, OPT_REPL },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "serial2", required_argument, NULL, OPT_SERIAL2 },
-	{ "trace", required_argument, NULL, OPT_TRACE },
-	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
-	{ "no-pvm-workarounds", no_argument, NULL, OPT_NO_PVM },
-	{ "reboot", no_argument, NULL, OPT_REBOOT },
-	{ "restore", required_argument, NULL, OPT_RESTORE },
-	{ "snapshot-at", required_argument, NULL, OPT_SNAP_AT },
-	{ "snapshot-at-symbol", required_argument, NULL, OPT_SNAP_AT_SYM },
-	{ "snapshot-file", required_argument, NULL, OPT_SNAP_FILE },
-	{ "snapshot-exit", no_argument, NULL, OPT_SNAP_EXIT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "probe-kvm", no_argument, NULL, OPT_PROBE_KVM },
-	{ 0 },
+/*
+ * Every option, once: getopt's table and --help are made from these rows (and DOC is the
+ * README's text), so they cannot drift.
+ * A new option is an OPT_ value above, a row here and a case in options_parse.
+ *   { NAME, ID (OPT_... or the short letter), ARG (metavariable, NULL for a flag),
+ *     HELP (--help's text, "\n" between lines; NULL hides the option),
+ *     DOC (the man page and README text, `code` in backquotes) },
+ */
+const struct opt_def options_table[] = {
+	{ "kernel", OPT_KERNEL, "FILE",
+	  "ELF kernel (vmlinux, PVH note or 64-bit entry) or bzImage",
+	  "an ELF kernel (a `vmlinux` with the PVH entry note is entered in 32-bit protected mode "
+	  "as Xen PVH does; an ELF64 without it at its 64-bit entry) or a bzImage (Linux 64-bit "
+	  "boot protocol). Symbols are read from the ELF's `.symtab`" },
+	{ "initrd", OPT_INITRD, "FILE",
+	  "initial ramdisk",
+	  "initial ramdisk, placed at the top of low RAM" },
+	{ "append", OPT_APPEND, "STR",
+	  "kernel command line (default for Linux: console=ttyS0)",
+	  "kernel command line. Default for Linux kernels: `console=ttyS0`" },
+	{ "mem", OPT_MEM, "SIZE",
+	  "guest RAM, e.g. 512M or 2G (default 256M, min 16M)",
+	  "guest RAM, `512M`, `2G`, ... (default 256M, 16M to 1T). RAM above 3 GiB moves past the "
+	  "3–4 GiB hole" },
+	{ "cpus", OPT_CPUS, "N",
+	  "vCPUs, 1 to 64 (default 1)",
+	  "vCPUs, 1 to 64 (default 1): a thread and an APIC id each, all in the MADT" },
+	{ "cpuid", OPT_CPUID, "-F,-G",
+	  "hide CPUID features from the guest (names as in /proc/cpuinfo)",
+	  "hide CPUID features from the guest (names as in `/proc/cpuinfo`: `cx16`, `xsave`, "
+	  "`smap`, `popcnt`, ...)" },
+	{ "gdb", OPT_GDB, "SPEC",
+	  "gdb remote stub on tcp:[HOST:]PORT or unix:PATH",
+	  "gdb remote stub on `tcp:PORT` (127.0.0.1), `tcp:HOST:PORT` or `unix:PATH`" },
+	{ "gdb-wait", OPT_GDB_WAIT, NULL,
+	  "hold the vCPUs until gdb attaches",
+	  "hold every vCPU before its first instruction until gdb attaches (QEMU's `-S`)" },
+	{ "script", OPT_SCRIPT, "FILE",
+	  "run REPL commands from FILE",
+	  "run commands from FILE against the booting guest; exit 1 at the first failed `assert` or "
+	  "`wait` (file:line is printed)" },
+	{ "repl", OPT_REPL, NULL,
+	  "interactive command prompt (Ctrl-A C switches)",
+	  "the command prompt (`C-a c` switches between it and the guest console)" },
+	{ "json", OPT_JSON, NULL,
+	  "JSON output for commands",
+	  "commands print JSON" },
+	{ "port", OPT_PORT, "N:BACKEND",
+	  "backend of console port N (0-2): stdio, file:PATH, unix:PATH\n"
+	  "or null",
+	  "backend of console port N: `stdio` (default for port 0, hvc0: shares the terminal with "
+	  "COM1), `file:PATH`, `unix:PATH` (default for port 2: `$TMPDIR/vmdbg-PID-port2.sock`, "
+	  "both ways), `null`. Port 1 is kept in memory by default for `port dump` and `port "
+	  "frames`. A slow or absent reader slows the guest instead of losing bytes. When the run "
+	  "ends, tx buffers the guest published without a notify are captured and delivered too "
+	  "(the final drain)" },
+	{ "serial2", OPT_SERIAL2, "file:PATH",
+	  "COM2 output to a file",
+	  "COM2 (0x2f8, IRQ 3) output to a file" },
+	{ "trace", OPT_TRACE, "KINDS[:FILE]",
+	  "event trace, KINDS from " TRACE_KINDS,
+	  "log mmio, ctl, vq, irq and pio events with timestamps and vCPU (also `trace on` in the "
+	  "REPL)" },
+	{ "virtio-cmdline", OPT_VIRTIO_CMDLINE, NULL,
+	  "append virtio_mmio.device=... for kernels without ACPI",
+	  "append `virtio_mmio.device=4K@0xd0000000:5` for kernels that do not read ACPI" },
+	{ "no-pvm-workarounds", OPT_NO_PVM, NULL,
+	  "add neither clearcpuid= (PVM hosts) nor rdinit=/idle and\n"
+	  "vmdbg's own /idle (KVMs where guest system calls fail)",
+	  "keep the guest's command line and CPUID as given: no `clearcpuid=` on a PVM host, no "
+	  "`rdinit=/idle` (and no appended `/idle`) where guest system calls fail" },
+	{ "probe-kvm", OPT_PROBE_KVM, NULL,
+	  "print what this KVM reports of guest debugging (int3, debug\n"
+	  "registers, single-step: run in a throw-away VM, \"no (why)\")\n"
+	  "and the KVM_CAP values vmdbg uses, then exit; REPL: info kvm",
+	  "print what this KVM reports of guest debugging and whether guest user space can make "
+	  "system calls, one `name: yes|no (what happened)` line each (`sw-breakpoint`, "
+	  "`hw-breakpoint`, `watchpoint`, `single-step`, `guest-syscall`), then the KVM_CAP values "
+	  "vmdbg uses, and exit 0 (2 without a usable `/dev/kvm`). The same probe runs at the first "
+	  "breakpoint; a breakpoint the KVM cannot report is refused with its finding (gdb gets an "
+	  "error reply)" },
+	{ "reboot", OPT_REBOOT, NULL,
+	  "a guest reboot resets the machine and boots again (RAM kept)\n"
+	  "instead of ending the run",
+	  "a guest reboot (the FADT's reset register, or KVM's reset event) resets the machine and "
+	  "boots the same kernel, initrd and command line again, as QEMU's `system_reset` does: RAM "
+	  "is kept (only what the loader writes changes), every vCPU, the irqchip, PIT and UARTs "
+	  "go back to power-on, the console resets as its driver's Status 0 write would (tx chains "
+	  "the guest had published are captured; host buffers, port backends and the gdb connection "
+	  "stay), breakpoints are put back over the reloaded kernel, and `handshake` looks at the "
+	  "new boot. Also after `--restore` (the snapshot's kernel and initrd are loaded). Without "
+	  "it a reboot ends the run (exit 0)" },
+	{ "restore", OPT_RESTORE, "FILE",
+	  "resume the machine saved in snapshot FILE (no --kernel needed)",
+	  "resume the machine saved in snapshot FILE instead of booting (`--kernel` optional: it "
+	  "only names symbols; the snapshot's kernel path is used when readable)" },
+	{ "snapshot-at", OPT_SNAP_AT, "REGEX",
+	  "save a snapshot when a guest console line first matches",
+	  "save a snapshot when a guest console line (COM1 or a stdio port, CR dropped) first "
+	  "matches the extended REGEX" },
+	{ "snapshot-at-symbol", OPT_SNAP_AT_SYM, "SYM",
+	  "save a snapshot when a vCPU first reaches kernel symbol SYM",
+	  "save a snapshot when a vCPU first reaches kernel symbol SYM (a hardware breakpoint, "
+	  "removed after the hit; KASLR kernels need `nokaslr`)" },
+	{ "snapshot-file", OPT_SNAP_FILE, "FILE",
+	  "where --snapshot-at* saves (default vmdbg.snap)",
+	  "where `--snapshot-at*` saves (default `vmdbg.snap`)" },
+	{ "snapshot-exit", OPT_SNAP_EXIT, NULL,
+	  "end the run (exit 0) once that snapshot is saved",
+	  "end the run (exit 0) once that snapshot is saved" },
+	{ "verbose", 'v', NULL,
+	  "more messages (twice: debug)",
+	  "more messages (`-vv`: debug, including every unclaimed port access)" },
+	{ "help", 'h', NULL,
+	  "this text",
+	  "print the options and the exit statuses, then exit 0" },
+	{ "version", OPT_VERSION, NULL,
+	  "print the version, then exit",
+	  "print vmdbg's version and its snapshot format version, then exit 0" },
 };
+const size_t options_count = sizeof(options_table) / sizeof(options_table[0]);
+
+/* How vmdbg is started, for --help's usage lines and the man page's SYNOPSIS. */
+const char *const options_synopsis[] = {
+	"--kernel FILE [OPTIONS]",
+	"--restore SNAPSHOT [OPTIONS]",
+	"--probe-kvm",
+	NULL,
+};
+
+/* README "Exit status"; --help prints HELP, the man page's EXIT STATUS prints DOC. */
+const struct exit_def options_exits[] = {
+	{ EXIT_OK, "guest powered off or session ended",
+	  "the guest powered off (ACPI S5) or, without `--reboot`, asked for a reboot, a script "
+	  "finished, the session was ended (`C-a x`, `quit`, gdb's `kill`, SIGTERM, SIGINT), or "
+	  "`--snapshot-exit` after its snapshot" },
+	{ EXIT_SCRIPT_FAILED, "script assertion or wait failed",
+	  "a script's `assert` or `wait` failed (file:line and both sides are printed)" },
+	{ EXIT_USAGE, "bad usage or setup",
+	  "bad usage or setup: unknown flag, bad value, missing, empty, truncated or non-kernel "
+	  "`--kernel`, an initrd that does not fit, no `/dev/kvm`, a missing, truncated, corrupted "
+	  "or wrong-version `--restore` snapshot — always one line naming what was wrong" },
+	{ EXIT_GUEST_CRASHED, "guest crashed",
+	  "the guest crashed: triple fault, an instruction KVM cannot emulate and vmdbg cannot "
+	  "complete, a KVM internal error, or a guest `Kernel panic`; the registers are printed. "
+	  "Also a `--reboot` that could not load the kernel again" },
+	{ -1, NULL, NULL },
+};
+
+/* "--kernel FILE", "-v, --verbose": how --help and the reference name an option. */
+void options_flag(const struct opt_def *d, char *buf, size_t n)
+{
+	char s[8] = "";
+
+	if (d->id < 256)
+		snprintf(s, sizeof(s), "-%c, ", d->id);
+	snprintf(buf, n, "%s--%s%s%s", s, d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+}
 
 void options_usage(FILE *out)
 {
-	fputs("usage: vmdbg --kernel FILE [options]\n"
-	      "       vmdbg --restore SNAPSHOT [options]\n"
-	      "       vmdbg --probe-kvm\n"
-	      "  --kernel FILE        ELF kernel (vmlinux, PVH note or 64-bit entry) or bzImage\n"
-	      "  --initrd FILE        initial ramdisk\n"
-	      "  --append STR         kernel command line (default for Linux: console=ttyS0)\n"
-	      "  --mem SIZE           guest RAM, e.g. 512M or 2G (default 256M, min 16M)\n"
-	      "  --cpus N             vCPUs, 1 to 64 (default 1)\n"
-	      "  --cpuid -F,-G        hide CPUID features from the guest (names as in /proc/cpuinfo)\n"
-	      "  --gdb tcp:[HOST:]PORT|unix:PATH   gdb remote stub\n"
-	      "  --gdb-wait           hold the vCPUs until gdb attaches\n"
-	      "  --script FILE        run REPL commands from FILE\n"
-	      "  --repl               interactive command prompt (Ctrl-A C switches)\n"
-	      "  --json               JSON output for commands\n"
-	      "  --port N:stdio|file:PATH|unix:PATH|null   backend of console port N (0-2)\n"
-	      "  --serial2 file:PATH  COM2 output to a file\n"
-	      "  --trace mmio,ctl,vq,irq[:FILE]   event trace\n"
-	      "  --virtio-cmdline     append virtio_mmio.device=... for kernels without ACPI\n"
-	      "  --no-pvm-workarounds add neither clearcpuid= (PVM hosts) nor rdinit=/idle and\n"
-	      "                       vmdbg's own /idle (KVMs where guest system calls fail)\n"
-	      "  --reboot             a guest reboot resets the machine and boots again (RAM kept)\n"
-	      "                       instead of ending the run\n"
-	      "  --restore FILE       resume the machine saved in snapshot FILE (no --kernel needed)\n"
-	      "  --snapshot-at REGEX  save a snapshot when a guest console line first matches\n"
-	      "  --snapshot-at-symbol SYM  save a snapshot when a vCPU first reaches kernel symbol SYM\n"
-	      "  --snapshot-file FILE where --snapshot-at* saves (default vmdbg.snap)\n"
-	      "  --snapshot-exit      end the run (exit 0) once that snapshot is saved\n"
-	      "  --probe-kvm          print what this KVM reports of guest debugging (int3, debug\n"
-	      "                       registers, single-step: run in a throw-away VM, \"no (why)\")\n"
-	      "                       and the KVM_CAP values vmdbg uses, then exit; REPL: info kvm\n"
-	      "  -v, --verbose        more messages (twice: debug)\n"
-	      "  -h, --help           this text\n"
-	      "exit status: 0 guest powered off or session ended, 1 script assertion or wait failed,\n"
-	      "             2 bad usage or setup, 3 guest crashed\n",
-	      out);
+	for (int i = 0; options_synopsis[i]; i++)
+		fprintf(out, "%s vmdbg %s\n", i ? "      " : "usage:", options_synopsis[i]);
+	for (size_t i = 0; i < options_count; i++) {
+		const struct opt_def *d = &options_table[i];
+		char flag[64];
+
+		if (!d->help)
+			continue;
+		options_flag(d, flag, sizeof(flag));
+		fprintf(out, "  %-20s%s", flag, strlen(flag) <= 20 ? " " : "  ");
+		/* HELP's further lines start under its first. */
+		for (const char *p = d->help; *p; p++) {
+			fputc(*p, out);
+			if (*p == '\n')
+				fprintf(out, "%23s", "");
+		}
+		fputc('\n', out);
+	}
+	for (int i = 0; options_exits[i].status >= 0; i++)
+		fprintf(out, "%s%d %s\n", i ? "             " : "exit status: ", options_exits[i].status,
+			options_exits[i].help);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -194,22 +312,31 @@ static int check_gdb(const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Is the LEN bytes at WORD one of the comma-separated words of LIST? */
+static bool in_list(const char *list, const char *word, size_t len)
+{
+	for (const char *p = list; *p;) {
+		size_t w = strcspn(p, ",");
+
+		if (w == len && !strncmp(p, word, len))
+			return true;
+		p += w + (p[w] == ',');
+	}
+	return false;
+}
+
 static int check_trace(const char *arg, char *err, size_t errlen)
 {
-	static const char *const kinds[] = { "mmio", "ctl", "vq", "irq", "pio" };
 	size_t len = strcspn(arg, ":");
 	const char *p = arg;
 
 	if (len == 0)
-		return fail(err, errlen, "--trace '%s': name at least one of mmio,ctl,vq,irq,pio", arg);
+		return fail(err, errlen, "--trace '%s': name at least one of " TRACE_KINDS, arg);
 	while (p < arg + len) {
 		size_t w = strcspn(p, ",:");
-		bool ok = false;
 
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			ok |= strlen(kinds[i]) == w && !strncmp(kinds[i], p, w);
-		if (!ok)
-			return fail(err, errlen, "--trace: unknown event kind '%.*s' (mmio, ctl, vq, irq, pio)",
+		if (!in_list(TRACE_KINDS, p, w))
+			return fail(err, errlen, "--trace: unknown event kind '%.*s' (" TRACE_KINDS ")",
 				    (int)w, p);
 		p += w;
 		if (*p == ',')
@@ -222,16 +349,33 @@ static int check_trace(const char *arg, char *err, size_t errlen)
 
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
+	struct option long_opts[sizeof(options_table) / sizeof(options_table[0]) + 1] = { 0 };
+	char short_opts[2 * (sizeof(options_table) / sizeof(options_table[0])) + 2] = ":";
 	long n;
 	int c;
 
+	/* getopt's tables from options_table: ':' first reports a missing value apart. */
+	for (size_t i = 0; i < options_count; i++) {
+		const struct opt_def *d = &options_table[i];
+
+		long_opts[i] = (struct option){ d->name, d->arg ? required_argument : no_argument, NULL,
+						d->id };
+		if (d->id < 256) {
+			size_t k = strlen(short_opts);
+
+			short_opts[k++] = (char)d->id;
+			if (d->arg)
+				short_opts[k++] = ':';
+			short_opts[k] = 0;
+		}
+	}
 	memset(o, 0, sizeof(*o));
 	o->mem_size = VM_DEFAULT_MEM;
 	o->cpus = 1;
 	o->pvm_workarounds = true;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL: o->kernel = optarg; break;
 		case OPT_INITRD: o->initrd = optarg; break;

@@ -26,7 +26,7 @@ struct options {
 	bool repl, json;
 	struct port_opt ports[OPT_MAX_PORTS];
 	const char *serial2;  /* path (from file:PATH) */
-	const char *trace;    /* mmio,ctl,vq,irq[:FILE] */
+	const char *trace;    /* mmio,ctl,vq,irq,pio[:FILE] */
 	bool virtio_cmdline;
 	bool pvm_workarounds;
 	bool reboot;          /* --reboot: a guest reboot resets the machine instead of ending the run */
@@ -57,6 +57,29 @@ int options_parse(int argc, char **argv, struct options *opts, char *err, size_t
 
 /* "256M", "1G", "1048576" (bytes when no suffix, K/M/G/T powers of 1024). */
 int parse_size(const char *s, uint64_t *out);
+
+/* One option (cli/options.c's options_table): ID is an OPT_ value or the short letter. */
+struct opt_def {
+	const char *name; /* without the -- */
+	int id;
+	const char *arg;  /* metavariable; NULL: the option takes no value */
+	const char *help; /* --help's text, "\n" between lines; NULL: hidden */
+	const char *doc;  /* the man page's and the README's text; `code` in backquotes */
+};
+extern const struct opt_def options_table[];
+extern const size_t options_count;
+/* "--kernel FILE [options]", ...: how vmdbg is started; NULL-terminated. */
+extern const char *const options_synopsis[];
+
+/* One exit status: --help prints HELP, the man page DOC; the last has STATUS -1. */
+struct exit_def {
+	int status;
+	const char *help, *doc;
+};
+extern const struct exit_def options_exits[];
+
+/* "--kernel FILE", "-v, --verbose": the option as --help and the reference name it. */
+void options_flag(const struct opt_def *d, char *buf, size_t n);
 
 #include <stdio.h>
 void options_usage(FILE *out);

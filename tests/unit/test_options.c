@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -165,6 +167,56 @@ static void help_and_version(void **state)
 	assert_false(opts.help || opts.version);
 }
 
+/* --help as a string. */
+static char *usage_text(void)
+{
+	static char buf[16384];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	options_usage(f);
+	fclose(f);
+	return buf;
+}
+
+/* --help, getopt and the reference share options_table: each row is shown and parsed. */
+static void one_table(void **state)
+{
+	char *help = usage_text();
+
+	for (size_t i = 0; i < options_count; i++) {
+		const struct opt_def *d = &options_table[i];
+		char flag[64], line[80];
+
+		options_flag(d, flag, sizeof(flag));
+		snprintf(line, sizeof(line), "\n  %s ", flag);
+		if (d->help)
+			assert_non_null(strstr(help, line));
+		else
+			assert_null(strstr(help, flag)); /* hidden */
+		/* getopt knows it: whatever is wrong with the value, the option is not unknown. */
+		snprintf(flag, sizeof(flag), "--%s", d->name);
+		parse("--kernel", "k", flag, d->arg ? "1" : NULL, NULL);
+		assert_null(strstr(err, "unknown option"));
+		assert_null(strstr(err, "needs a value"));
+	}
+}
+
+/* --help's --trace line names every kind --trace takes (pio was missing), and each works. */
+static void trace_kinds_in_help(void **state)
+{
+	char *help = usage_text(), *line = strstr(help, "--trace "), *kinds;
+	size_t n = 0;
+
+	assert_non_null(line);
+	*strchr(line, '\n') = 0;
+	assert_non_null(strstr(line, "pio"));
+	kinds = strstr(line, "mmio,");
+	assert_non_null(kinds);
+	for (char *k = strtok(kinds, ", "); k; k = strtok(NULL, ", "), n++)
+		assert_int_equal(parse("--kernel", "k", "--trace", k, NULL), 0);
+	assert_int_equal(n, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +224,7 @@ int main(void)
 		cmocka_unit_test(sizes),      cmocka_unit_test(bad_mem),
 		cmocka_unit_test(bad_cpus),   cmocka_unit_test(bad_flags),
 		cmocka_unit_test(bad_specs),  cmocka_unit_test(help_and_version),
+		cmocka_unit_test(one_table),  cmocka_unit_test(trace_kinds_in_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
