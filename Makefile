@@ -1,6 +1,8 @@
 # vmdbg: one build for the tool, its test guest, its tests and its benchmarks.
-#   make            build build/vmdbg and build/test-guest.elf
-#   make run        build, fetch and build the Linux guest, boot it with the REPL
+#   make            build build/vmdbg, its man page build/vmdbg.1 and build/test-guest.elf
+#   make run        build, fetch and build the Linux guest, boot it with the REPL;
+#                   RUN_ARGS="--gdb tcp:1234 --trace ctl" adds vmdbg options to that command line
+#   make install    bin/vmdbg and share/man/man1/vmdbg.1 under $(DESTDIR)$(PREFIX) (/usr/local)
 #   make check      install what is missing, build, run every test tier
 #   make check-hwkvm  the integration tests inside a nested hardware-style KVM (AMD SVM under QEMU TCG)
 #   make bench      side-by-side figures (installs QEMU when missing)
@@ -38,7 +40,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
 
 .PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-regress guest deps clean install
-all: $(BUILD)/vmdbg $(BUILD)/test-guest.elf
+all: $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest.elf
 
 include scripts/initramfs/idle.mk
 
@@ -67,6 +69,10 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/vmdbg: $(OBJ)/cli/main.o $(LIB) $(FLAVOUR)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ)/cli/main.o $(LIB) $(LDLIBS)
+
+# The man page is printed by vmdbg from its own tables (cli/reference.c): never committed.
+$(BUILD)/vmdbg.1: $(BUILD)/vmdbg
+	$(BUILD)/vmdbg --reference man >$@.tmp && mv $@.tmp $@
 
 $(OBJ)/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -110,13 +116,14 @@ fuzz-regress:
 	@scripts/deps.sh fuzz
 	$(MAKE) -f tests/fuzz/fuzz.mk fuzz-regress
 
-install: $(BUILD)/vmdbg
+install: $(BUILD)/vmdbg $(BUILD)/vmdbg.1
 	install -D -m 755 $(BUILD)/vmdbg $(DESTDIR)$(PREFIX)/bin/vmdbg
+	install -D -m 644 $(BUILD)/vmdbg.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmdbg.1
 
 PREFIX ?= /usr/local
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
 		$(IDLE_BIN)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/tg -type f -name '*.d' 2>/dev/null)

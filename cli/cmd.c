@@ -106,14 +106,19 @@ int cmd_split(const char *line, char *buf, size_t buflen, char **argv, int max, 
 
 /* --- the table ------------------------------------------------------------------- */
 
+/* Each file's table with the title the reference (cli/reference.c) gives it. */
 static const struct {
 	const struct cmd_def *t;
 	const int *n;
+	const char *title;
 } tables[] = {
-	{ cmd_exec_table, &cmd_exec_count },	 { cmd_mem_table, &cmd_mem_count },
-	{ cmd_virtio_table, &cmd_virtio_count }, { cmd_inject_table, &cmd_inject_count },
-	{ cmd_trace_table, &cmd_trace_count },	 { cmd_script_table, &cmd_script_count },
-	{ cmd_snapshot_table, &cmd_snapshot_count },
+	{ cmd_exec_table, &cmd_exec_count, "Running, stepping, registers and breakpoints" },
+	{ cmd_mem_table, &cmd_mem_count, "Memory and symbols" },
+	{ cmd_virtio_table, &cmd_virtio_count, "The virtio device: queues, ports, handshake" },
+	{ cmd_inject_table, &cmd_inject_count, "Injecting: control messages, port data, wake bytes" },
+	{ cmd_trace_table, &cmd_trace_count, "Traces and device-event breakpoints" },
+	{ cmd_script_table, &cmd_script_count, "Scripts: waits, values and assertions" },
+	{ cmd_snapshot_table, &cmd_snapshot_count, "Snapshots" },
 };
 
 #define FOR_EACH_CMD(d)                                                          \
@@ -270,8 +275,27 @@ bool cmd_help(struct cmd_out *o, const char *name)
 	FOR_EACH_CMD(d)
 	cmd_printf(o, "  %-34s %s\n", d->syntax, d->summary);
 	cmd_printf(o, "  %-34s %s\n", help_def.syntax, help_def.summary);
-	cmd_printf(o, "CPU is a vCPU index (default: the current one, 0); DEV defaults to the console;\n"
-		      "TIMEOUT takes a unit (500ms, 30s, 5m), a bare number is seconds.\n");
+	cmd_printf(o, "%s", cmd_help_notes);
+	return true;
+}
+
+const char cmd_help_notes[] =
+	"CPU is a vCPU index (default: the current one, 0); DEV defaults to the console;\n"
+	"TIMEOUT takes a unit (500ms, 30s, 5m), a bare number is seconds.\n";
+
+bool cmd_group(size_t i, const char **title, const struct cmd_def **defs, int *n)
+{
+	if (i < sizeof(tables) / sizeof(tables[0])) {
+		*title = tables[i].title;
+		*defs = tables[i].t;
+		*n = *tables[i].n;
+		return true;
+	}
+	if (i > sizeof(tables) / sizeof(tables[0]))
+		return false;
+	*title = "Help";
+	*defs = &help_def;
+	*n = 1;
 	return true;
 }
 

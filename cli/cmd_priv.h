@@ -194,6 +194,14 @@ extern const struct cmd_def cmd_exec_table[], cmd_mem_table[], cmd_virtio_table[
 extern const int cmd_exec_count, cmd_mem_count, cmd_virtio_count, cmd_inject_count,
 	cmd_trace_count, cmd_script_count, cmd_snapshot_count;
 
+/*
+ * Group I of the command table in `help`'s order (each file's table, then `help` itself):
+ * its title, commands and their count; false past the last. For the reference.
+ */
+bool cmd_group(size_t i, const char **title, const struct cmd_def **defs, int *n);
+/* What `help` says after the list: the meaning of CPU, DEV and TIMEOUT. */
+extern const char cmd_help_notes[];
+
 /* script.c: push a file onto the session's runner (source); CMD_WAIT or CMD_ERR. */
 int script_source(struct cmd_ctx *c, const char *path);
 

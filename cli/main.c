@@ -9,6 +9,7 @@
 #include "emu/log.h"
 #include "emu/snapfile.h"
 #include "options.h"
+#include "reference.h"
 #include "session.h"
 
 #define VMDBG_VERSION "0.1"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
 	}
 	if (opts.probe_kvm)
 		return probe_kvm();
+	if (opts.reference)
+		return reference_print(opts.reference, VMDBG_VERSION, stdout) ? EXIT_USAGE : EXIT_OK;
 	if (opts.verbose)
 		log_threshold = opts.verbose > 1 ? LOG_DEBUG : LOG_INFO;
 	return session_run(&opts);

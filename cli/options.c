@@ -11,6 +11,7 @@
 
 #include "emu/cpuid.h"
 #include "emu/vm.h"
+#include "reference.h"
 
 #define MIN_MEM (16ULL << 20)
 #define MAX_MEM (1ULL << 40)
@@ -23,13 +24,14 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE,
 };
 
 /*
- * Every option, once: getopt's table and --help are made from these rows (and DOC is the
- * README's text), so they cannot drift.
- * A new option is an OPT_ value above, a row here and a case in options_parse.
+ * Every option, once: getopt's table, --help, and the reference (the man page's OPTIONS, the
+ * README's options table: cli/reference.c) are all made from these rows, so they cannot drift.
+ * A new option is an OPT_ value above, a row here and a case in options_parse; then
+ * `make readme` puts its DOC into the README.
  *   { NAME, ID (OPT_... or the short letter), ARG (metavariable, NULL for a flag),
  *     HELP (--help's text, "\n" between lines; NULL hides the option),
  *     DOC (the man page and README text, `code` in backquotes) },
@@ -145,6 +147,9 @@ const struct opt_def options_table[] = {
 	{ "version", OPT_VERSION, NULL,
 	  "print the version, then exit",
 	  "print vmdbg's version and its snapshot format version, then exit 0" },
+	/* Hidden: `make` writes build/vmdbg.1 and `make readme` the README's reference with it. */
+	{ "reference", OPT_REFERENCE, "FORMAT", NULL,
+	  "print the reference: `man` (the man page), `options.md` or `commands.md` (README)" },
 };
 const size_t options_count = sizeof(options_table) / sizeof(options_table[0]);
 
@@ -432,6 +437,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 'h': o->help = true; return 0;
 		case OPT_VERSION: o->version = true; return 0;
 		case OPT_PROBE_KVM: o->probe_kvm = true; return 0;
+		case OPT_REFERENCE:
+			if (!in_list(REFERENCE_FORMATS, optarg, strlen(optarg)))
+				return fail(err, errlen, "--reference '%s': expected one of " REFERENCE_FORMATS,
+					    optarg);
+			o->reference = optarg;
+			return 0;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 		default:

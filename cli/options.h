@@ -39,6 +39,7 @@ struct options {
 	int verbose;
 	bool help, version;
 	bool probe_kvm;       /* --probe-kvm: print what KVM reports of guest debugging, exit */
+	const char *reference; /* --reference FORMAT: print the reference (cli/reference.h), exit */
 };
 
 /* Exit statuses (README "Exit status"). */

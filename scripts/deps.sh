@@ -2,7 +2,8 @@
 # Install the Debian packages a vmdbg task needs, and only those missing.
 #   scripts/deps.sh build   compiler and libraries (make, make check)
 #   scripts/deps.sh guest   what scripts/mkguest.sh needs to build the Linux guests
-#   scripts/deps.sh test    what the integration tests drive (gdb, prove, tmux)
+#   scripts/deps.sh test    what the integration tests drive (gdb, prove, tmux; groff and man
+#                           render the man page)
 #   scripts/deps.sh bench   what make bench compares against (QEMU)
 #   scripts/deps.sh fuzz    clang with libFuzzer
 #   scripts/deps.sh hwkvm   what scripts/hwkvm.sh needs to boot L1, the nested-KVM machine
@@ -11,7 +12,7 @@ set -euo pipefail
 declare -A SETS=(
 	[build]="gcc make pkg-config libelf-dev libreadline-dev libcmocka-dev zlib1g-dev"
 	[guest]="linux-source-6.1 flex bison bc libssl-dev libelf-dev busybox-static lz4 cpio xz-utils kmod gcc make"
-	[test]="gdb perl tmux python3 socat"
+	[test]="gdb perl tmux python3 socat groff-base man-db"
 	[bench]="qemu-system-x86 socat bc python3"
 	[fuzz]="clang libclang-rt-14-dev llvm"
 	[hwkvm]="qemu-system-x86 busybox-static kmod xz-utils"

@@ -217,6 +217,19 @@ static void trace_kinds_in_help(void **state)
 	assert_int_equal(n, 5);
 }
 
+/* --reference FORMAT needs no kernel; an unknown FORMAT is one clear line. */
+static void reference_option(void **state)
+{
+	assert_int_equal(parse("--reference", "man", NULL), 0);
+	assert_string_equal(opts.reference, "man");
+	assert_int_equal(parse("--reference=commands.md", NULL), 0);
+	assert_string_equal(opts.reference, "commands.md");
+	assert_int_not_equal(parse("--reference", "pdf", NULL), 0);
+	expect_error("--reference 'pdf': expected one of man,options.md,commands.md");
+	assert_int_equal(parse("-h", NULL), 0);
+	assert_true(opts.help);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +238,7 @@ int main(void)
 		cmocka_unit_test(bad_cpus),   cmocka_unit_test(bad_flags),
 		cmocka_unit_test(bad_specs),  cmocka_unit_test(help_and_version),
 		cmocka_unit_test(one_table),  cmocka_unit_test(trace_kinds_in_help),
+		cmocka_unit_test(reference_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
