@@ -3,6 +3,7 @@
 #   make run        build, fetch and build the Linux guest, boot it with the REPL;
 #                   RUN_ARGS="--gdb tcp:1234 --trace ctl" adds vmdbg options to that command line
 #   make install    bin/vmdbg and share/man/man1/vmdbg.1 under $(DESTDIR)$(PREFIX) (/usr/local)
+#   make readme     rewrite the README's generated options table and command reference
 #   make check      install what is missing, build, run every test tier
 #   make check-hwkvm  the integration tests inside a nested hardware-style KVM (AMD SVM under QEMU TCG)
 #   make bench      side-by-side figures (installs QEMU when missing)
@@ -39,7 +40,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Relink build/vmdbg whenever the flavour (plain or sanitized) changes.
 FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
 
-.PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-regress guest deps clean install
+.PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-regress guest deps clean install readme
 all: $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest.elf
 
 include scripts/initramfs/idle.mk
@@ -73,6 +74,10 @@ $(BUILD)/vmdbg: $(OBJ)/cli/main.o $(LIB) $(FLAVOUR)
 # The man page is printed by vmdbg from its own tables (cli/reference.c): never committed.
 $(BUILD)/vmdbg.1: $(BUILD)/vmdbg
 	$(BUILD)/vmdbg --reference man >$@.tmp && mv $@.tmp $@
+
+# The README's options table and command reference, from the same tables.
+readme: $(BUILD)/vmdbg
+	scripts/readme-ref.sh $(BUILD)/vmdbg README.md
 
 $(OBJ)/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
