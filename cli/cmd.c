@@ -546,7 +546,7 @@ void cmd_note_reboot(struct session *s)
 {
 	/* `handshake` looks at the new boot's handshake; pending waits still see what follows. */
 	if (s->repl)
-		((struct cmd_state *)s->repl)->ctl_epoch = s->console.ctl_log_seq;
+		((struct cmd_state *)s->repl)->ctl_epoch = console_ctl_log_newest(&s->console);
 }
 
 static struct cmd_state *state(struct session *s)
@@ -560,6 +560,7 @@ static struct cmd_state *state(struct session *s)
 		cs->s = s;
 		cs->timer_fd = cs->notice_fd = -1;
 		pthread_mutex_init(&cs->lock, NULL);
+		pthread_mutex_init(&cs->trace_lock, NULL);
 		cs->bp_next = 1;
 		cs->bo_next = 1;
 		s->repl = cs;
@@ -965,6 +966,7 @@ void cmd_session_free(struct session *s)
 	}
 	free(cs->notices);
 	pthread_mutex_destroy(&cs->lock);
+	pthread_mutex_destroy(&cs->trace_lock);
 	free(cs);
 	s->repl = NULL;
 }

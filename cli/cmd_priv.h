@@ -113,7 +113,10 @@ struct cmd_state {
 	int bo_next;
 	int bo_refs; /* main thread: references now held */
 
+	/* vCPU threads trace while the main thread turns classes on and off (atomic) and
+	 * swaps the file (under trace_lock, which trace_out holds while it writes). */
 	unsigned trace_mask;
+	pthread_mutex_t trace_lock;
 	FILE *trace_file;
 
 	struct repl_bp bps[CMD_MAX_BPS];

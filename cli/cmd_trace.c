@@ -44,17 +44,37 @@ static const char *mmio_reg_name(uint64_t off)
 	return off >= VIRTIO_MMIO_CONFIG ? "config" : NULL;
 }
 
+static bool tracing(struct cmd_state *cs, unsigned bit)
+{
+	return __atomic_load_n(&cs->trace_mask, __ATOMIC_RELAXED) & bit;
+}
+
 static void trace_out(struct cmd_state *cs, const char *line)
 {
-	FILE *f = cs->trace_file;
 	double t = (double)vm_uptime_ns(&cs->s->vm) / 1e9;
 
-	if (f) {
-		fprintf(f, "%.6f %s\n", t, line);
-		fflush(f);
-	} else {
-		cmd_notice(cs, "trace %.6f %s", t, line);
+	pthread_mutex_lock(&cs->trace_lock);
+	if (cs->trace_file) {
+		fprintf(cs->trace_file, "%.6f %s\n", t, line);
+		fflush(cs->trace_file);
+		pthread_mutex_unlock(&cs->trace_lock);
+		return;
 	}
+	pthread_mutex_unlock(&cs->trace_lock);
+	cmd_notice(cs, "trace %.6f %s", t, line);
+}
+
+/* Main thread: replace the trace file (NULL: back to notices), closing the old one. */
+static void trace_set_file(struct cmd_state *cs, FILE *f)
+{
+	FILE *old;
+
+	pthread_mutex_lock(&cs->trace_lock);
+	old = cs->trace_file;
+	cs->trace_file = f;
+	pthread_mutex_unlock(&cs->trace_lock);
+	if (old)
+		fclose(old);
 }
 
 static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
@@ -65,7 +85,7 @@ static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const v
 	char line[256];
 	const struct vm *vm = &cs->s->vm;
 
-	if (!(cs->trace_mask & (is_mmio ? TRACE_MMIO : TRACE_PIO)))
+	if (!tracing(cs, is_mmio ? TRACE_MMIO : TRACE_PIO))
 		return;
 	memcpy(&v, data, len < 8 ? len : 8);
 	if (is_mmio) {
@@ -162,7 +182,7 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 						       : TRACE_VQ;
 
 	describe_event(ev, what, sizeof(what));
-	if (cs->trace_mask & bit)
+	if (tracing(cs, bit))
 		trace_out(cs, what);
 	if (cmd_break_on_match(cs, ev, why, sizeof(why))) {
 		vm_request_pause(&cs->s->vm);
@@ -180,10 +200,8 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 void cmd_trace_free(struct cmd_state *cs)
 {
 	if (cs->s->vm.io_trace == io_trace)
-		cs->s->vm.io_trace = NULL;
-	if (cs->trace_file)
-		fclose(cs->trace_file);
-	cs->trace_file = NULL;
+		vm_set_io_trace(&cs->s->vm, NULL, NULL);
+	trace_set_file(cs, NULL);
 }
 
 static int cmd_trace(struct cmd_ctx *c)
@@ -215,24 +233,17 @@ static int cmd_trace(struct cmd_ctx *c)
 
 		if (!f)
 			return cmd_error(c, "trace: cannot open %s: %s", c->argv[2], strerror(errno));
-		if (c->cs->trace_file)
-			fclose(c->cs->trace_file);
-		c->cs->trace_file = f;
+		trace_set_file(c->cs, f);
 	}
-	if (on)
-		c->cs->trace_mask |= mask;
-	else
-		c->cs->trace_mask &= ~mask;
-	if (c->cs->trace_mask & (TRACE_MMIO | TRACE_PIO)) {
-		c->s->vm.io_trace_opaque = c->cs;
-		c->s->vm.io_trace = io_trace;
-	} else if (c->s->vm.io_trace == io_trace) {
-		c->s->vm.io_trace = NULL;
-	}
-	if (!c->cs->trace_mask && c->cs->trace_file) {
-		fclose(c->cs->trace_file);
-		c->cs->trace_file = NULL;
-	}
+	/* Only the main thread writes the mask: the atomic store is for the vCPU readers. */
+	__atomic_store_n(&c->cs->trace_mask, on ? c->cs->trace_mask | mask : c->cs->trace_mask & ~mask,
+			 __ATOMIC_RELAXED);
+	if (c->cs->trace_mask & (TRACE_MMIO | TRACE_PIO))
+		vm_set_io_trace(&c->s->vm, io_trace, c->cs);
+	else if (c->s->vm.io_trace == io_trace)
+		vm_set_io_trace(&c->s->vm, NULL, NULL);
+	if (!c->cs->trace_mask)
+		trace_set_file(c->cs, NULL);
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_u64(c->out, "mask", c->cs->trace_mask);

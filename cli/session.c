@@ -125,12 +125,12 @@ static void on_retry(void *opaque, int fd, uint32_t events)
 /* Every vCPU's registers, taken while all are paused. */
 static void dump_cpus(struct session *s)
 {
-	char regs[4096];
+	char regs[4096], *save;
 
 	vm_pause(&s->vm);
 	for (int i = 0; i < s->vm.ncpus; i++) {
 		vm_format_regs(&s->vm, i, regs, sizeof(regs));
-		for (char *line = strtok(regs, "\n"); line; line = strtok(NULL, "\n"))
+		for (char *line = strtok_r(regs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			session_print(s, "  %s", line);
 		session_print(s, "  exits=%llu last_exit_reason=%u emulated=%llu",
 			      (unsigned long long)s->vm.vcpus[i].exits, s->vm.vcpus[i].last_exit_reason,

@@ -1005,7 +1005,7 @@ bool debug_handle_int3(struct vcpu *v)
 
 bool debug_serial_begin(struct vcpu *v)
 {
-	struct debug *d = v->vm->debug;
+	struct debug *d = dbg_of(v->vm);
 
 	/* wstep changes only while every vCPU is parked (apply_all). */
 	if (!d || !d->wstep[v->id])
@@ -1017,12 +1017,12 @@ bool debug_serial_begin(struct vcpu *v)
 void debug_serial_end(struct vcpu *v, bool held)
 {
 	if (held)
-		pthread_mutex_unlock(&v->vm->debug->step_lock);
+		pthread_mutex_unlock(&dbg_of(v->vm)->step_lock);
 }
 
 bool debug_vcpu_held(struct vcpu *v)
 {
-	struct debug *d = v->vm->debug;
+	struct debug *d = dbg_of(v->vm);
 
 	return d && d->held[v->id];
 }

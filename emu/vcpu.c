@@ -82,17 +82,15 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (v->vm->io_trace && run->io.direction == KVM_EXIT_IO_OUT)
-			v->vm->io_trace(v->vm->io_trace_opaque, v->id, false, run->io.port, data,
-					run->io.size, true);
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			vm_io_trace(v, false, run->io.port, data, run->io.size, true);
 		if (!bus_access(&v->vm->pio, run->io.port, data, run->io.size,
 				run->io.direction == KVM_EXIT_IO_OUT))
 			log_debug("cpu%d: %s port 0x%x (no device)", v->id,
 				  run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
 				  run->io.port);
-		if (v->vm->io_trace && run->io.direction == KVM_EXIT_IO_IN)
-			v->vm->io_trace(v->vm->io_trace_opaque, v->id, false, run->io.port, data,
-					run->io.size, false);
+		if (run->io.direction == KVM_EXIT_IO_IN)
+			vm_io_trace(v, false, run->io.port, data, run->io.size, false);
 	}
 }
 
@@ -107,18 +105,16 @@ static void handle_mmio(struct vcpu *v)
 		log_debug("cpu%d: mmio %s 0x%llx (no device)", v->id,
 			  run->mmio.is_write ? "write" : "read",
 			  (unsigned long long)run->mmio.phys_addr);
-	if (v->vm->io_trace)
-		v->vm->io_trace(v->vm->io_trace_opaque, v->id, true, run->mmio.phys_addr,
-				run->mmio.data, run->mmio.len, run->mmio.is_write);
+	vm_io_trace(v, true, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
 }
 
 static void report_crash(struct vcpu *v, const char *what)
 {
-	char regs[4096];
+	char regs[4096], *save;
 
 	vm_format_regs(v->vm, v->id, regs, sizeof(regs));
 	fprintf(stderr, "\r\nvmdbg: %s\r\n", what);
-	for (char *line = strtok(regs, "\n"); line; line = strtok(NULL, "\n"))
+	for (char *line = strtok_r(regs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		fprintf(stderr, "  %s\r\n", line);
 	vm_end(v->vm, VM_END_CRASH, "%s", what);
 }

@@ -640,6 +640,24 @@ int vm_pause(struct vm *vm)
 	return 0;
 }
 
+void vm_set_io_trace(struct vm *vm, vm_io_trace_fn fn, void *opaque)
+{
+	/* The opaque pointer is published before the hook that reads it. */
+	if (fn)
+		__atomic_store_n(&vm->io_trace_opaque, opaque, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->io_trace, fn, __ATOMIC_RELEASE);
+}
+
+void vm_io_trace(struct vcpu *v, bool is_mmio, uint64_t addr, const void *data, unsigned len,
+		 bool is_write)
+{
+	vm_io_trace_fn fn = __atomic_load_n(&v->vm->io_trace, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(__atomic_load_n(&v->vm->io_trace_opaque, __ATOMIC_RELAXED), v->id, is_mmio, addr,
+		   data, len, is_write);
+}
+
 void vm_request_pause(struct vm *vm)
 {
 	uint64_t one = 1;

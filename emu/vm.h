@@ -71,6 +71,9 @@ struct vm_mmio_dev {
 	int irqfd;                 /* eventfd bound to GSI through KVM_IRQFD */
 };
 
+typedef void (*vm_io_trace_fn)(void *opaque, int cpu, bool is_mmio, uint64_t addr,
+			       const void *data, unsigned len, bool is_write);
+
 struct vm {
 	struct vm_config cfg;
 	int kvm_fd, vm_fd;
@@ -114,9 +117,9 @@ struct vm {
 	int reboot_requested;       /* set by a vCPU thread, taken by the main loop (atomic) */
 	unsigned reboots;
 
-	/* Tracing: called on the vCPU thread for every port-I/O / MMIO access (NULL: off). */
-	void (*io_trace)(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
-			 unsigned len, bool is_write);
+	/* Tracing: called on the vCPU thread for every port-I/O / MMIO access (NULL: off).
+	 * Set with vm_set_io_trace: vCPU threads read it while the main thread changes it. */
+	vm_io_trace_fn io_trace;
 	void *io_trace_opaque;
 };
 
@@ -152,6 +155,11 @@ bool vm_is_paused(struct vm *vm);
  * the calling vCPU parks when its exit is done). Undo with vm_resume.
  */
 void vm_request_pause(struct vm *vm);
+/* Install (or, with FN NULL, remove) the port-I/O / MMIO trace hook; any thread. */
+void vm_set_io_trace(struct vm *vm, vm_io_trace_fn fn, void *opaque);
+/* On a vCPU thread: pass one access to the trace hook, if any. */
+void vm_io_trace(struct vcpu *v, bool is_mmio, uint64_t addr, const void *data, unsigned len,
+		 bool is_write);
 
 /* End the run with STATUS (enum vm_end) and a reason; the first call wins. */
 void vm_end(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -10,6 +10,7 @@
 #   soak      1 GiB with a slow reader, 1000 gdb reconnects, 1000 pause/resume (minutes)
 #   fuzz      every libFuzzer target for CHECK_FUZZ_SECONDS (default 30) seconds
 #   sanitize  unit and guest tiers again with ASan and UBSan (make SANITIZE=1)
+#   tsan      unit and guest tiers again with ThreadSanitizer (make SANITIZE=thread)
 # usage: scripts/run-tests.sh [--only TIER] UNIT_BIN_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,12 +49,15 @@ tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
 tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
 # Inside L1 each test runs as here (scripts/hwkvm-tier.sh: a fresh L1 if the emulated one dies).
-tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm-tier.sh tests/integration/guest/*.t tests/integration/linux/*.t'
-[[ -n $only ]] || [[ ${SANITIZE:-0} == 1 ]] || {
+# A sanitized build is checked here on this KVM only (make check SANITIZE=1|thread).
+[[ ${SANITIZE:-0} != 0 ]] ||
+	tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm-tier.sh tests/integration/guest/*.t tests/integration/linux/*.t'
+[[ -n $only ]] || [[ ${SANITIZE:-0} != 0 ]] || {
 	tier soak tests/soak/run.sh
 	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-30}"
 	# The sanitized build links build/vmdbg too: the plain one is relinked afterwards.
 	tier sanitize bash -c 'make --no-print-directory SANITIZE=1 check-unit check-guest; r=$?; make --no-print-directory all >/dev/null; exit $r'
+	tier tsan scripts/tsan.sh
 }
 
 echo "=== summary"

@@ -415,7 +415,7 @@ void console_snapshot(struct console *c, struct console_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	virtio_mmio_lock(&c->mmio);
 	s->status = c->mmio.status;
-	s->interrupt_status = c->mmio.interrupt_status;
+	s->interrupt_status = virtio_mmio_interrupt_status(&c->mmio);
 	s->device_features = console_ops.device_features;
 	s->driver_features = c->mmio.driver_features;
 	s->multiport = con_multiport(c);

@@ -258,6 +258,8 @@ void console_snapshot(struct console *c, struct console_snapshot *snap);
  */
 size_t console_ctl_log_read(struct console *c, uint64_t after, struct console_ctl_log_entry *out,
 			    size_t max);
+/* The newest log entry's seq (vCPU threads append under the device lock). */
+uint64_t console_ctl_log_newest(struct console *c);
 
 /* "DEVICE_READY", ... or NULL for an unknown event. */
 const char *console_ctl_event_name(uint16_t event);

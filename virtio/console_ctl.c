@@ -70,6 +70,16 @@ size_t console_ctl_log_read(struct console *c, uint64_t after, struct console_ct
 	return n;
 }
 
+uint64_t console_ctl_log_newest(struct console *c)
+{
+	uint64_t seq;
+
+	virtio_mmio_lock(&c->mmio);
+	seq = c->ctl_log_seq;
+	virtio_mmio_unlock(&c->mmio);
+	return seq;
+}
+
 int con_ctl_queue(struct console *c, uint32_t id, uint16_t event, uint16_t value,
 		  const char *name)
 {

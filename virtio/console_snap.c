@@ -63,7 +63,7 @@ void console_snap_save(struct console *c, struct snap_writer *w, uint32_t index)
 	struct snap_transport tr = {
 		.device_features_sel = t->device_features_sel,
 		.driver_features_sel = t->driver_features_sel, .queue_sel = t->queue_sel,
-		.status = t->status, .interrupt_status = t->interrupt_status,
+		.status = t->status, .interrupt_status = virtio_mmio_interrupt_status(t),
 		.last_rejected_status = t->last_rejected_status,
 		.driver_features = t->driver_features, .irqs_raised = t->irqs_raised,
 		.status_rejects = t->status_rejects, .ignored_writes = t->ignored_writes,

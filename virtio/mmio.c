@@ -118,7 +118,7 @@ static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
 	case VIRTIO_MMIO_QUEUE_READY:
 		return vq ? vq->ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
-		return __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE);
+		return virtio_mmio_interrupt_status(t);
 	case VIRTIO_MMIO_STATUS:
 		return t->status;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
@@ -362,12 +362,17 @@ void virtio_mmio_read(struct virtio_mmio *t, uint64_t offset, void *data, unsign
 	 * tx walk, and the vCPU that takes the interrupt that walk raised must not wait for it.
 	 */
 	if (offset == VIRTIO_MMIO_INTERRUPT_STATUS && len == 4) {
-		put_le32(data, __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE));
+		put_le32(data, virtio_mmio_interrupt_status(t));
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
 	locked_read(t, offset, data, len);
 	pthread_mutex_unlock(&t->lock);
+}
+
+uint32_t virtio_mmio_interrupt_status(struct virtio_mmio *t)
+{
+	return __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE);
 }
 
 void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const void *data, unsigned len)

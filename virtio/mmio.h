@@ -96,6 +96,8 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct guest_mem *gm,
 void virtio_mmio_destroy(struct virtio_mmio *t);
 
 void virtio_mmio_lock(struct virtio_mmio *t);
+/* InterruptStatus, read as the guest would: it changes outside the lock (ACK, raise). */
+uint32_t virtio_mmio_interrupt_status(struct virtio_mmio *t);
 void virtio_mmio_unlock(struct virtio_mmio *t);
 
 /* One guest access at OFFSET in the window (takes the lock). */
