@@ -20,7 +20,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_CHECK_SCRIPT,
 };
 
 static const struct option long_opts[] = {
@@ -50,6 +50,7 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "probe-kvm", no_argument, NULL, OPT_PROBE_KVM },
+	{ "check-script", required_argument, NULL, OPT_CHECK_SCRIPT },
 	{ 0 },
 };
 
@@ -58,6 +59,7 @@ void options_usage(FILE *out)
 	fputs("usage: vmdbg --kernel FILE [options]\n"
 	      "       vmdbg --restore SNAPSHOT [options]\n"
 	      "       vmdbg --probe-kvm\n"
+	      "       vmdbg --check-script FILE [--kernel FILE] [--cpus N]\n"
 	      "  --kernel FILE        ELF kernel (vmlinux, PVH note or 64-bit entry) or bzImage\n"
 	      "  --initrd FILE        initial ramdisk\n"
 	      "  --append STR         kernel command line (default for Linux: console=ttyS0)\n"
@@ -66,7 +68,9 @@ void options_usage(FILE *out)
 	      "  --cpuid -F,-G        hide CPUID features from the guest (names as in /proc/cpuinfo)\n"
 	      "  --gdb tcp:[HOST:]PORT|unix:PATH   gdb remote stub\n"
 	      "  --gdb-wait           hold the vCPUs until gdb attaches\n"
-	      "  --script FILE        run REPL commands from FILE\n"
+	      "  --script FILE        run REPL commands from FILE (checked whole before the guest starts)\n"
+	      "  --check-script FILE  only check FILE (commands, arguments, event names, regexes;\n"
+	      "                       symbols with --kernel, vCPU numbers with --cpus), then exit\n"
 	      "  --repl               interactive command prompt (Ctrl-A C switches)\n"
 	      "  --json               JSON output for commands\n"
 	      "  --port N:stdio|file:PATH|unix:PATH|null   backend of console port N (0-2)\n"
@@ -88,7 +92,7 @@ void options_usage(FILE *out)
 	      "  -v, --verbose        more messages (twice: debug)\n"
 	      "  -h, --help           this text\n"
 	      "exit status: 0 guest powered off or session ended, 1 script assertion or wait failed,\n"
-	      "             2 bad usage or setup, 3 guest crashed\n",
+	      "             2 bad usage or setup or a script mistake, 3 guest crashed\n",
 	      out);
 }
 
@@ -260,6 +264,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case OPT_GDB_WAIT: o->gdb_wait = true; break;
 		case OPT_SCRIPT: o->script = optarg; break;
+		case OPT_CHECK_SCRIPT: o->check_script = optarg; break;
 		case OPT_REPL: o->repl = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_PORT:
@@ -299,7 +304,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	if (o->restore && (o->initrd || o->append || o->mem_set || o->cpus_set || o->cpuid))
 		return fail(err, errlen, "--restore: --initrd, --append, --mem, --cpus and --cpuid come "
 			    "from the snapshot and cannot be given with it");
-	if (!o->kernel && !o->restore)
+	if (!o->kernel && !o->restore && !o->check_script)
 		return fail(err, errlen, "no kernel: use --kernel FILE or --restore SNAPSHOT (see --help)");
 	if (o->snapshot_at) {
 		regex_t re;
