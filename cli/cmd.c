@@ -973,61 +973,42 @@ void cmd_session_free(struct session *s)
 
 /* --- dispatch --------------------------------------------------------------------------- */
 
-int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
+/*
+ * Split LINE and find its command, for running and for checking alike: CMD_OK with
+ * c->def, c->argc, c->argv and c->json set (c->def NULL: an empty line; &help_def:
+ * `help`, its words in c->argv), or CMD_ERR with c->err set. The words live in BUF and
+ * STORE (CMD_MAX_ARGS + 2 entries: x/FMT inserts one).
+ */
+static int resolve(struct cmd_ctx *c, const char *line, char *buf, size_t buflen, char **store)
 {
-	struct cmd_state *cs = state(s);
-	char buf[4096], *argv_store[CMD_MAX_ARGS + 2], **argv = argv_store + 1, err[256];
-	int argc, used, r;
-	bool json = out->json || s->opts.json;
-	struct cmd_ctx c = { .s = s, .cs = cs, .out = out };
-	struct cmd_out body;
+	char err[256], **argv = store + 1;
+	int argc, used;
 
-	argc = cmd_split(line, buf, sizeof(buf), argv, CMD_MAX_ARGS, err, sizeof(err));
+	c->def = NULL;
+	argc = cmd_split(line, buf, buflen, argv, CMD_MAX_ARGS, err, sizeof(err));
 	if (argc < 0) {
 		const char *t = line + strspn(line, " \t");
 		size_t w = strcspn(t, " \t");
 
 		/* `json ...` asked for JSON even if the rest does not parse (found by fuzzing). */
 		if ((w == 4 && !strncmp(t, "json", 4)) || (w == 6 && !strncmp(t, "--json", 6)))
-			json = true;
-		c.def = &help_def;
-		snprintf(c.err, sizeof(c.err), "parse error: %s", err);
-		r = CMD_ERR;
-		goto done_early;
+			c->json = true;
+		c->def = &help_def;
+		return cmd_error(c, "parse error: %s", err);
 	}
 	if (argc == 0)
 		return CMD_OK;
 	if (!strcmp(argv[0], "json") || !strcmp(argv[0], "--json")) {
-		json = true;
+		c->json = true;
 		argv++;
 		argc--;
-		if (!argc) {
-			snprintf(c.err, sizeof(c.err), "json: which command? (json COMMAND ...)");
-			r = CMD_ERR;
-			goto done_early;
-		}
+		if (!argc)
+			return cmd_error(c, "json: which command? (json COMMAND ...)");
 	}
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "?")) {
-		char name[256] = "";
-		size_t off = 0;
-
-		for (int i = 1; i < argc; i++)
-			off += (size_t)snprintf(name + off, off < sizeof(name) ? sizeof(name) - off : 0,
-						"%s%s", i > 1 ? " " : "", argv[i]);
-		cmd_out_init(&body, json);
-		if (!cmd_help(&body, name)) {
-			/* An error like any other command's, so --json output stays JSON. */
-			cmd_out_free(&body);
-			snprintf(c.err, sizeof(c.err), "help: no command '%s' (try `help`)", name);
-			r = CMD_ERR;
-			goto done_early;
-		}
-		if (json) {
-			cmd_printf(out, "{\"return\":%s}\n", body.buf ? body.buf : "null");
-		} else if (body.buf) {
-			cmd_write(out, body.buf, body.len);
-		}
-		cmd_out_free(&body);
+		c->def = &help_def;
+		c->argc = argc - 1;
+		c->argv = argv + 1;
 		return CMD_OK;
 	}
 	/* x/FMT ADDR: the format becomes the first argument. */
@@ -1041,37 +1022,97 @@ int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
 		if (!argv[1][0])
 			argv[1] = "/";
 	}
-	c.def = lookup(argc, argv, &used);
-	if (!c.def) {
+	c->def = lookup(argc, argv, &used);
+	if (!c->def) {
 		char words[512];
 
 		group_words(argv[0], words, sizeof(words));
-		c.def = &help_def;
+		c->def = &help_def;
 		if (words[0] && argc > 1)
-			snprintf(c.err, sizeof(c.err), "%.40s: unknown sub-command '%.40s' (%.300s)", argv[0],
-				 argv[1], words);
-		else if (words[0])
-			snprintf(c.err, sizeof(c.err), "%.40s: which one? (%.300s)", argv[0], words);
-		else
-			snprintf(c.err, sizeof(c.err), "unknown command '%s' (try `help`)", argv[0]);
-		r = CMD_ERR;
-		goto done_early;
+			return cmd_error(c, "%.40s: unknown sub-command '%.40s' (%.300s)", argv[0],
+					 argv[1], words);
+		if (words[0])
+			return cmd_error(c, "%.40s: which one? (%.300s)", argv[0], words);
+		return cmd_error(c, "unknown command '%s' (try `help`)", argv[0]);
 	}
-	c.argc = argc - used;
-	c.argv = argv + used;
-	c.json = json;
-	if (c.argc < c.def->min_args || c.argc > c.def->max_args) {
-		snprintf(c.err, sizeof(c.err), "%s: %s (usage: %s)", c.def->name,
-			 c.argc < c.def->min_args ? "missing arguments" : "too many arguments",
-			 c.def->syntax);
-		r = CMD_ERR;
+	c->argc = argc - used;
+	c->argv = argv + used;
+	if (c->argc < c->def->min_args || c->argc > c->def->max_args)
+		return cmd_error(c, "%s: %s (usage: %s)", c->def->name,
+				 c->argc < c->def->min_args ? "missing arguments" : "too many arguments",
+				 c->def->syntax);
+	return CMD_OK;
+}
+
+/* `help WORDS`: into BODY; CMD_ERR when WORDS name no command. */
+static int run_help(struct cmd_ctx *c, struct cmd_out *body)
+{
+	char name[256] = "";
+	size_t off = 0;
+
+	for (int i = 0; i < c->argc; i++)
+		off += (size_t)snprintf(name + off, off < sizeof(name) ? sizeof(name) - off : 0, "%s%s",
+					i ? " " : "", c->argv[i]);
+	if (!cmd_help(body, name))
+		/* An error like any other command's, so --json output stays JSON. */
+		return cmd_error(c, "help: no command '%s' (try `help`)", name);
+	return CMD_OK;
+}
+
+int cmd_check_line(struct session *s, struct cmd_state *cs, struct script_check *k,
+		   const char *line, char *err, size_t errlen)
+{
+	char buf[4096], *store[CMD_MAX_ARGS + 2];
+	struct cmd_ctx c = { .s = s, .cs = cs, .check = k };
+	struct cmd_out body;
+	int r = resolve(&c, line, buf, sizeof(buf), store);
+
+	cmd_out_init(&body, c.json);
+	c.out = &body;
+	if (r == CMD_OK && c.def == &help_def)
+		r = run_help(&c, &body);
+	else if (r == CMD_OK && c.def && (c.def->flags & CMD_F_CHECK))
+		r = c.def->fn(&c);
+	cmd_out_free(&body);
+	if (r == CMD_OK)
+		return 0;
+	snprintf(err, errlen, "%s", c.err[0] ? c.err : "failed");
+	return -EINVAL;
+}
+
+int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
+{
+	struct cmd_state *cs = state(s);
+	char buf[4096], *store[CMD_MAX_ARGS + 2];
+	int r;
+	struct cmd_ctx c = { .s = s, .cs = cs, .out = out, .json = out->json || s->opts.json };
+	struct cmd_out body;
+
+	r = resolve(&c, line, buf, sizeof(buf), store);
+	if (r != CMD_OK)
 		goto done_early;
+	if (!c.def)
+		return CMD_OK;
+	if (c.def == &help_def) {
+		cmd_out_init(&body, c.json);
+		r = run_help(&c, &body);
+		if (r != CMD_OK) {
+			cmd_out_free(&body);
+			goto done_early;
+		}
+		if (c.json) {
+			cmd_printf(out, "{\"return\":%s}\n", body.buf ? body.buf : "null");
+		} else if (body.buf) {
+			cmd_write(out, body.buf, body.len);
+		}
+		cmd_out_free(&body);
+		return CMD_OK;
 	}
 	if ((c.def->flags & CMD_F_VM) && cmd_check_vm(&c)) {
 		r = CMD_ERR;
 		goto done_early;
 	}
-	cmd_out_init(&body, json);
+	cmd_out_init(&body, c.json);
 	c.out = &body;
 	r = c.def->fn(&c);
 	c.out = out;
@@ -1079,7 +1120,7 @@ int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
 		cmd_out_free(&body);
 		goto done_early;
 	}
-	if (json) {
+	if (c.json) {
 		cmd_printf(out, "{\"return\":%s}\n", body.len ? body.buf : "{}");
 	} else if (body.len) {
 		cmd_write(out, body.buf, body.len);
@@ -1094,7 +1135,7 @@ int cmd_exec(struct session *s, const char *line, struct cmd_out *out)
 	return r;
 
 done_early:
-	if (json) {
+	if (c.json) {
 		cmd_printf(out, "{\"error\":{\"class\":\"GenericError\",\"desc\":");
 		{
 			struct cmd_out t;

@@ -57,6 +57,8 @@ static int cmd_pause(struct cmd_ctx *c)
 		if (arg_cpu(c, c->argv[0], &cpu))
 			return CMD_ERR;
 	}
+	if (c->check)
+		return CMD_OK;
 	adopt_break_on(c);
 	if (debug_stop_all(&c->s->vm))
 		return cmd_error(c, "pause: cannot stop the vCPUs: %s", strerror(ENOMEM));
@@ -119,6 +121,8 @@ static int cmd_resume(struct cmd_ctx *c)
 		if (arg_cpu(c, c->argv[0], &cpu))
 			return CMD_ERR;
 	}
+	if (c->check)
+		return CMD_OK;
 	return cmd_resume_all(c, false);
 }
 
@@ -153,6 +157,8 @@ static int cmd_step(struct cmd_ctx *c)
 	(void)i;
 	if (n == 0 || n > 1000000)
 		return cmd_error(c, "step: count %llu out of range (1..1000000)", (unsigned long long)n);
+	if (c->check)
+		return CMD_OK;
 	adopt_break_on(c);
 	if (debug_stop_all(vm))
 		return cmd_error(c, "step: cannot stop the vCPUs");
@@ -265,7 +271,9 @@ static int cmd_cpu(struct cmd_ctx *c)
 
 	if (arg_cpu(c, c->argv[0], &cpu))
 		return CMD_ERR;
-	c->cs->cur_cpu = cpu;
+	c->cs->cur_cpu = cpu; /* a check follows it too: later defaults are checked against it */
+	if (c->check)
+		return CMD_OK;
 	if (!c->json)
 		OUT("current CPU: %d\n", cpu);
 	return CMD_OK;
@@ -280,6 +288,8 @@ static int cmd_regs(struct cmd_ctx *c)
 
 	if (arg_cpu(c, c->argc ? c->argv[0] : NULL, &cpu))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	cmd_pause_brief(c);
 	if (c->json) {
 		vm_get_regs(&c->s->vm, cpu, &r);
@@ -358,6 +368,15 @@ int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val)
 	return -ENOENT;
 }
 
+bool cmd_reg_known(const char *name)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+
+	return reg_field(&r, name) || sreg_field(&sr, name) || !strcasecmp(name, "pc") ||
+	       !strcasecmp(name, "sp");
+}
+
 static int cmd_set_reg(struct cmd_ctx *c)
 {
 	const char *assign = c->argv[c->argc - 1];
@@ -380,6 +399,8 @@ static int cmd_set_reg(struct cmd_ctx *c)
 		return cmd_error(c, "set reg: unknown register '%s' (rax..r15, rip, rflags, cr0, cr2, "
 				    "cr3, cr4, cr8, efer)",
 				 name);
+	if (c->check)
+		return CMD_OK;
 	cmd_pause_brief(c);
 	if ((f = reg_field(&regs, name))) {
 		r = vm_get_regs(&c->s->vm, cpu, &regs);
@@ -411,6 +432,8 @@ static int cmd_bt(struct cmd_ctx *c)
 
 	if (arg_cpu(c, c->argc ? c->argv[0] : NULL, &cpu))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	cmd_pause_brief(c);
 	vm_get_regs(&c->s->vm, cpu, &r);
 	vm_get_sregs(&c->s->vm, cpu, &sr);
@@ -559,6 +582,8 @@ static int cmd_break(struct cmd_ctx *c)
 
 	if (arg_addr(c, c->argv[0], &a))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	return bp_insert(c, strcmp(c->def->name, "hbreak") ? 0 : 1, a, 1);
 }
 
@@ -575,6 +600,8 @@ static int cmd_watch(struct cmd_ctx *c)
 		else if (strcmp(c->argv[2], "w"))
 			return cmd_error(c, "watch: mode '%s' is not w or rw", c->argv[2]);
 	}
+	if (c->check)
+		return CMD_OK;
 	return bp_insert(c, kind, a, len);
 }
 
@@ -585,6 +612,8 @@ static int cmd_delete(struct cmd_ctx *c)
 
 	if (arg_u64(c, "delete: N", c->argv[0], &n))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK; /* which breakpoints exist is known only while it runs */
 	for (int i = 0; i < CMD_MAX_BPS; i++) {
 		struct repl_bp *b = &c->cs->bps[i];
 
@@ -685,38 +714,38 @@ static int cmd_info_kvm(struct cmd_ctx *c)
 
 const struct cmd_def cmd_exec_table[] = {
 	{ "pause", "stop", "pause [CPU|all]", "stop every vCPU (all-stop); returns once all are parked",
-	  "pause", "    Ctrl-C at the prompt does the same.", 0, 1, "cpu", CMD_F_VM, cmd_pause },
+	  "pause", "    Ctrl-C at the prompt does the same.", 0, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_pause },
 	{ "resume", "cont|c|continue", "resume [CPU|all]",
 	  "resume the guest (drops pauses from `pause`, break-on and breakpoints)", "resume", NULL, 0,
-	  1, "cpu", CMD_F_VM, cmd_resume },
+	  1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_resume },
 	{ "step", "stepi|si", "step [CPU] [N]",
 	  "single-step N instructions (default 1) with interrupts blocked; print where it landed",
 	  "step 0 10", "    `step N` steps the current CPU. An empty line repeats it.", 0, 2, "cpu",
-	  CMD_F_VM | CMD_F_REPEAT, cmd_step },
+	  CMD_F_VM | CMD_F_REPEAT | CMD_F_CHECK, cmd_step },
 	{ "info cpus", NULL, "info cpus",
 	  "per vCPU: state, last exit, RIP and symbol, mode, CPL (a brief pause reads them)",
 	  "info cpus", NULL, 0, 0, NULL, CMD_F_VM, cmd_info_cpus },
 	{ "cpu", NULL, "cpu CPU", "set the current vCPU (the default for regs, x, bt, step, ...)",
-	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM, cmd_cpu },
+	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_cpu },
 	{ "quit", "q|exit", "quit", "end the session (the guest is stopped)", "quit", NULL, 0, 0, NULL,
 	  0, cmd_quit },
 	{ "regs", "info registers", "regs [CPU]",
 	  "every register: general, RIP/RFLAGS, segments, GDT/IDT, CRs, EFER, DRs, FS/GS bases",
-	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM, cmd_regs },
+	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_regs },
 	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
-	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu", CMD_F_VM, cmd_set_reg },
+	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_set_reg },
 	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0", NULL, 0, 1,
-	  "cpu", CMD_F_VM, cmd_bt },
+	  "cpu", CMD_F_VM | CMD_F_CHECK, cmd_bt },
 	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",
 	  "break handle_control_message", "    Shares slots with the gdb stub; a hit stops every vCPU.",
-	  1, 1, "sym", CMD_F_VM, cmd_break },
+	  1, 1, "sym", CMD_F_VM | CMD_F_CHECK, cmd_break },
 	{ "hbreak", NULL, "hbreak ADDR", "hardware breakpoint (a debug register)", "hbreak tg_break_here",
-	  NULL, 1, 1, "sym", CMD_F_VM, cmd_break },
+	  NULL, 1, 1, "sym", CMD_F_VM | CMD_F_CHECK, cmd_break },
 	{ "watch", NULL, "watch ADDR LEN [w|rw]",
 	  "watchpoint on writes (w, default) or reads and writes (rw); LEN 1, 2, 4 or 8",
-	  "watch tg_counter 8 w", NULL, 2, 3, "sym||words:w,rw", CMD_F_VM, cmd_watch },
+	  "watch tg_counter 8 w", NULL, 2, 3, "sym||words:w,rw", CMD_F_VM | CMD_F_CHECK, cmd_watch },
 	{ "delete", "d", "delete N", "remove breakpoint or watchpoint N", "delete 1", NULL, 1, 1, NULL,
-	  CMD_F_VM, cmd_delete },
+	  CMD_F_VM | CMD_F_CHECK, cmd_delete },
 	{ "info breaks", "info break|info breakpoints|info watchpoints", "info breaks",
 	  "breakpoints and watchpoints (the REPL's, then every holder's slots)", "info breaks", NULL, 0,
 	  0, NULL, 0, cmd_info_breaks },

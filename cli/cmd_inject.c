@@ -23,6 +23,8 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 	if (value > 0xffff)
 		return cmd_error(c, "ctl send: value %llu does not fit in 16 bits",
 				 (unsigned long long)value);
+	if (c->check)
+		return CMD_OK;
 	cmd_marks_now(c->cs);
 	r = console_ctl_send(&c->s->console, (uint32_t)id, (uint16_t)event, (uint16_t)value, name);
 	if (r == -ENAMETOOLONG)
@@ -64,6 +66,8 @@ static int cmd_wake(struct cmd_ctx *c)
 		return cmd_error(c, "wake: '%s' is not a byte (0..255) or dump, shutdown, bpf-done, "
 				    "accessor-ready",
 				 c->argv[0]);
+	if (c->check)
+		return CMD_OK;
 	cmd_marks_now(c->cs);
 	r = console_wake(&c->s->console, (uint8_t)b);
 	if (r)
@@ -111,6 +115,10 @@ static int cmd_port_send(struct cmd_ctx *c)
 			n += l;
 		}
 	}
+	if (c->check) {
+		free(buf);
+		return CMD_OK;
+	}
 	cmd_marks_now(c->cs);
 	r = console_port_send(&c->s->console, p, buf, n);
 	free(buf);
@@ -147,6 +155,8 @@ static int cmd_irq(struct cmd_ctx *c)
 			return cmd_error(c, "irq: '%s' is neither vring nor config", c->argv[i]);
 	}
 	c->err[0] = 0;
+	if (c->check)
+		return CMD_OK;
 	cmd_marks_now(c->cs);
 	virtio_mmio_lock(t);
 	/* InterruptACK is taken without the lock (virtio/mmio.c): set the bit atomically. */
@@ -175,6 +185,8 @@ static int cmd_notify(struct cmd_ctx *c)
 
 	if (arg_queue(c, c->argv[0], &q) || arg_dev(c, c->argc > 1 ? c->argv[1] : NULL))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	cmd_marks_now(c->cs);
 	r = console_notify(&c->s->console, q);
 	if (r)
@@ -191,7 +203,7 @@ const struct cmd_def cmd_inject_table[] = {
 	  "    VALUE defaults to 1. NAME is appended with its NUL as PORT_NAME does.\n"
 	  "    Events: DEVICE_READY PORT_ADD PORT_REMOVE PORT_READY CONSOLE_PORT RESIZE PORT_OPEN\n"
 	  "    PORT_NAME, or a number.",
-	  2, 4, "event", CMD_F_INJECT, cmd_ctl_send },
+	  2, 4, "event", CMD_F_INJECT | CMD_F_CHECK, cmd_ctl_send },
 	{ "wake", NULL, "wake BYTE|dump|shutdown|bpf-done|accessor-ready",
 	  "one wake byte into port 0's input", "wake dump",
 	  "    0xD1 dump (SysRq-D), 0xD3 shutdown, 0xBF bpf-write-done, 0xAC accessor-ready, or any\n"
@@ -199,15 +211,15 @@ const struct cmd_def cmd_inject_table[] = {
 	  "    canonical mode: a lone byte without a newline never becomes readable there; the\n"
 	  "    agent must read hvc0 in raw mode. `port list` shows whether the byte was delivered.",
 	  1, 1,
-	  "words:dump,shutdown,bpf-done,accessor-ready", CMD_F_INJECT, cmd_wake },
+	  "words:dump,shutdown,bpf-done,accessor-ready", CMD_F_INJECT | CMD_F_CHECK, cmd_wake },
 	{ "port send", NULL, "port send N TEXT|hex:BYTES", "queue host -> guest bytes on port N",
 	  "port send 2 \"hello\\n\"",
 	  "    TEXT takes the quoting of the command line (\"\\n\", \"\\x01\"); words are joined by one\n"
 	  "    space. Bytes wait until the guest has the port open and buffers posted.",
-	  2, CMD_MAX_ARGS, "port", CMD_F_INJECT, cmd_port_send },
+	  2, CMD_MAX_ARGS, "port", CMD_F_INJECT | CMD_F_CHECK, cmd_port_send },
 	{ "irq", NULL, "irq [DEV] [vring|config]", "raise the device's interrupt by hand",
-	  "irq config", NULL, 0, 2, "words:vring,config", CMD_F_INJECT, cmd_irq },
+	  "irq config", NULL, 0, 2, "words:vring,config", CMD_F_INJECT | CMD_F_CHECK, cmd_irq },
 	{ "notify", NULL, "notify Q [DEV]", "process queue Q as if the guest had kicked it",
-	  "notify 3", NULL, 1, 2, "q", CMD_F_INJECT, cmd_notify },
+	  "notify 3", NULL, 1, 2, "q", CMD_F_INJECT | CMD_F_CHECK, cmd_notify },
 };
 const int cmd_inject_count = sizeof(cmd_inject_table) / sizeof(cmd_inject_table[0]);

@@ -31,6 +31,13 @@ int arg_addr(struct cmd_ctx *c, const char *s, uint64_t *addr)
 	if (s[0] == '$') {
 		int r;
 
+		/* A check knows the register's name, not its value. */
+		if (c->check) {
+			if (!cmd_reg_known(s + 1))
+				return cmd_error(c, "%s: unknown register '%s'", c->def->name, s);
+			*addr = 0;
+			return 0;
+		}
 		if (c->s->vm.ncpus <= c->cs->cur_cpu)
 			return cmd_error(c, "%s: no vCPU to read %s from", c->def->name, s);
 		cmd_pause_brief(c);
@@ -46,6 +53,11 @@ int arg_addr(struct cmd_ctx *c, const char *s, uint64_t *addr)
 	snprintf(name, sizeof(name), "%.*s", plus ? (int)(plus - s) : (int)strlen(s), s);
 	if (!isalpha((unsigned char)name[0]) && name[0] != '_' && name[0] != '.')
 		return cmd_error(c, "%s: '%s' is not an address, a symbol or $reg", c->def->name, s);
+	/* A check without the kernel's symbols (--check-script alone) takes any name. */
+	if (c->check && !c->s->vm.syms.nr) {
+		*addr = off;
+		return 0;
+	}
 	if (symtab_lookup_name(&c->s->vm.syms, name, addr))
 		return cmd_error(c, "%s: no symbol '%s'%s", c->def->name, name,
 				 c->s->vm.syms.nr ? "" : " (no symbols loaded: `symbols load FILE`)");
@@ -109,6 +121,8 @@ static int cmd_x(struct cmd_ctx *c)
 		return cmd_error(c, "%s: missing address (usage: %s)", c->def->name, c->def->syntax);
 	if (arg_addr(c, c->argv[ai], &addr))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	total = (uint64_t)x.count * x.size;
 	if (x.format == 's')
 		total = x.count * 256ULL;
@@ -226,6 +240,8 @@ static int cmd_translate(struct cmd_ctx *c)
 
 	if (arg_addr(c, c->argv[0], &addr) || arg_cpu(c, c->argc > 1 ? c->argv[1] : NULL, &cpu))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	cmd_pause_brief(c);
 	r = cpu_ctx(c->s, cpu, &ctx);
 	cmd_resume_brief(c);
@@ -290,6 +306,8 @@ static int cmd_writemem(struct cmd_ctx *c)
 	if (cmd_parse_hex(c->argv[1], bytes, sizeof(bytes), &n))
 		return cmd_error(c, "%s: '%s' is not hex bytes (e.g. 90 90 or 9090, at most %zu)",
 				 c->def->name, c->argv[1], sizeof(bytes));
+	if (c->check)
+		return CMD_OK;
 	if (phys) {
 		if (gm_write(&c->s->vm.mem, addr, bytes, n))
 			return cmd_error(c, "writepmem: 0x%llx+%zu is not guest RAM",
@@ -326,8 +344,11 @@ static int cmd_sym(struct cmd_ctx *c)
 	const struct symbol *sym;
 
 	if (!c->s->vm.syms.nr)
-		return cmd_error(c, "sym: no symbols loaded (`symbols load FILE`)");
+		/* A check without the kernel's: the run may well have them. */
+		return c->check ? CMD_OK : cmd_error(c, "sym: no symbols loaded (`symbols load FILE`)");
 	if (parse_number(c->argv[0], &addr)) {
+		if (c->check)
+			return CMD_OK; /* which addresses are covered depends on the slide */
 		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
 		if (!sym)
 			return cmd_error(c, "sym: no symbol covers 0x%llx", (unsigned long long)addr);
@@ -335,6 +356,8 @@ static int cmd_sym(struct cmd_ctx *c)
 	} else {
 		if (arg_addr(c, c->argv[0], &addr))
 			return CMD_ERR;
+		if (c->check)
+			return CMD_OK;
 		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
 		snprintf(buf, sizeof(buf), "%s", c->argv[0]);
 	}
@@ -371,9 +394,12 @@ static int cmd_symbols_load(struct cmd_ctx *c)
 			return cmd_error(c, "symbols load: slide '%s' is not a number", c->argv[1]);
 		have_slide = true;
 	}
+	/* A check loads FILE too, into its stand-in: the names after it are checked against it. */
 	n = symtab_load(&c->s->vm.syms, c->argv[0], err, sizeof(err));
 	if (n < 0)
 		return cmd_error(c, "symbols load: %s", err[0] ? err : strerror(-n));
+	if (c->check)
+		return CMD_OK;
 	if (have_slide) {
 		c->s->vm.syms.slide = slide;
 	} else if (c->s->vm.ncpus > 0) {
@@ -407,22 +433,22 @@ const struct cmd_def cmd_mem_table[] = {
 	  "x/8xg $rsp",
 	  "    FMT = count, format (x d u o c s), size (b h w g), as in gdb and QEMU; ADDR is a\n"
 	  "    number, a symbol[+off] or $reg. An empty line continues after the last dump.",
-	  1, 2, "sym", CMD_F_REPEAT, cmd_x },
+	  1, 2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },
 	{ "xp", NULL, "xp/FMT ADDR", "memory at a guest-physical address", "xp/16xb 0x1000", NULL, 1,
-	  2, "sym", CMD_F_REPEAT, cmd_x },
+	  2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },
 	{ "translate", "gva2gpa", "translate ADDR [CPU]",
 	  "the page walk for ADDR: each level's entry and flags, or where and why it faults",
-	  "translate 0xffffffff81000000", NULL, 1, 2, "sym|cpu", CMD_F_VM, cmd_translate },
+	  "translate 0xffffffff81000000", NULL, 1, 2, "sym|cpu", CMD_F_VM | CMD_F_CHECK, cmd_translate },
 	{ "writemem", NULL, "writemem ADDR HEXBYTES", "patch memory at a guest-virtual address",
-	  "writemem tg_counter 00000000", NULL, 2, 2, "sym", CMD_F_VM, cmd_writemem },
+	  "writemem tg_counter 00000000", NULL, 2, 2, "sym", CMD_F_VM | CMD_F_CHECK, cmd_writemem },
 	{ "writepmem", NULL, "writepmem ADDR HEXBYTES", "patch memory at a guest-physical address",
-	  "writepmem 0x100000 90", NULL, 2, 2, NULL, 0, cmd_writemem },
+	  "writepmem 0x100000 90", NULL, 2, 2, NULL, CMD_F_CHECK, cmd_writemem },
 	{ "sym", "info symbol", "sym ADDR|NAME", "symbol lookup both ways (name+0xoff)",
-	  "sym handle_control_message", NULL, 1, 1, "sym", 0, cmd_sym },
+	  "sym handle_control_message", NULL, 1, 1, "sym", CMD_F_CHECK, cmd_sym },
 	{ "symbols load", "symbol-file", "symbols load FILE [SLIDE]",
 	  "symbols from an ELF (vmlinux, module, test guest) or a System.map",
 	  "symbols load build/guest/System.map",
 	  "    Without SLIDE the KASLR slide is found from MSR_LSTAR when the guest set it.", 1, 2,
-	  NULL, 0, cmd_symbols_load },
+	  NULL, CMD_F_CHECK, cmd_symbols_load },
 };
 const int cmd_mem_count = sizeof(cmd_mem_table) / sizeof(cmd_mem_table[0]);

@@ -22,7 +22,15 @@ enum cmd_flags {
 	CMD_F_VM = 1 << 0,     /* needs vCPUs */
 	CMD_F_INJECT = 1 << 1, /* moves the wait marks (see `help wait`) */
 	CMD_F_REPEAT = 1 << 2, /* an empty REPL line repeats it */
+	/*
+	 * fn honours c->check (--check-script, and every --script before the guest starts):
+	 * it parses its arguments with the rules it runs by, then returns CMD_OK before it
+	 * touches the machine. Every command that takes arguments has it (test_cmd.c).
+	 */
+	CMD_F_CHECK = 1 << 3,
 };
+
+struct script_check;
 
 struct cmd_ctx;
 
@@ -48,6 +56,8 @@ struct cmd_ctx {
 	int argc;
 	char **argv;
 	const struct cmd_def *def;
+	/* Non-NULL: only check the arguments (see CMD_F_CHECK); S is then a machine-less stand-in. */
+	struct script_check *check;
 	char err[512];
 };
 
@@ -216,6 +226,17 @@ void repl_script_done(struct session *s);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);
+/* Whether cmd_read_reg knows NAME. */
+bool cmd_reg_known(const char *name);
+
+/*
+ * Check one command line without running it (CMD_F_CHECK): S stands in for the machine
+ * (vm.ncpus, vm.syms), CS is the check's own state. 0, or -EINVAL with ERR set.
+ */
+int cmd_check_line(struct session *s, struct cmd_state *cs, struct script_check *k,
+		   const char *line, char *err, size_t errlen);
+/* script.c: `source FILE` under a check: check FILE's lines too. CMD_OK or CMD_ERR. */
+int script_check_source(struct cmd_ctx *c, const char *path);
 
 /* debug stop listener (cmd_exec.c) */
 void cmd_debug_listen(struct cmd_state *cs);

@@ -10,6 +10,8 @@
 
 static int cmd_echo(struct cmd_ctx *c)
 {
+	if (c->check)
+		return CMD_OK; /* any TEXT */
 	if (c->json) {
 		char buf[2048];
 		size_t off = 0;
@@ -44,6 +46,8 @@ static int cmd_sleep(struct cmd_ctx *c)
 	}
 	if (ms > 86400000ULL)
 		return cmd_error(c, "sleep: %llu ms is longer than a day", (unsigned long long)ms);
+	if (c->check)
+		return CMD_OK;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "sleep %llu ms", (unsigned long long)ms);
 	return cmd_wait_begin(c, WAIT_SLEEP, ms ? ms * 1000000ULL : 1);
 }
@@ -65,15 +69,22 @@ static int cmd_wait_console(struct cmd_ctx *c)
 	uint64_t ns;
 	int r;
 	char err[128];
+	regex_t check_re, *re;
 
 	if (take_timeout(c, 1, &ns))
 		return CMD_ERR;
 	if (c->argc != 1)
 		return cmd_error(c, "wait console: one REGEX (quote it if it has blanks)");
-	r = regcomp(&c->cs->w.re, c->argv[0], REG_EXTENDED | REG_NEWLINE);
+	/* A check compiles it too, into a regex of its own. */
+	re = c->check ? &check_re : &c->cs->w.re;
+	r = regcomp(re, c->argv[0], REG_EXTENDED | REG_NEWLINE);
 	if (r) {
-		regerror(r, &c->cs->w.re, err, sizeof(err));
+		regerror(r, re, err, sizeof(err));
 		return cmd_error(c, "wait console: bad regex '%s': %s", c->argv[0], err);
+	}
+	if (c->check) {
+		regfree(re);
+		return CMD_OK;
 	}
 	c->cs->w.re_ok = true;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "console output matching /%s/ (%.1fs)",
@@ -101,6 +112,8 @@ static int cmd_wait_port(struct cmd_ctx *c)
 	else
 		return cmd_error(c, "wait port: state '%s' is not open, closed or ready", c->argv[1]);
 	c->cs->w.port = (int)p;
+	if (c->check)
+		return CMD_OK;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "port %u %s (%.1fs)", p, c->argv[1], ns / 1e9);
 	return cmd_wait_begin(c, WAIT_PORT, ns);
 }
@@ -123,6 +136,8 @@ static int cmd_wait_ctl(struct cmd_ctx *c)
 			return CMD_ERR;
 		c->cs->w.ctl_id = (int64_t)id;
 	}
+	if (c->check)
+		return CMD_OK;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "the guest to send %s%s%s (%.1fs)",
 		 cmd_event_name(ev) ? cmd_event_name(ev) : c->argv[0], c->argc == 2 ? " id=" : "",
 		 c->argc == 2 ? c->argv[1] : "", ns / 1e9);
@@ -137,6 +152,8 @@ static int cmd_wait_stop(struct cmd_ctx *c)
 		return CMD_ERR;
 	if (c->argc)
 		return cmd_error(c, "wait stop: usage: wait stop [TIMEOUT]");
+	if (c->check)
+		return CMD_OK;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "the VM to stop (%.1fs)", ns / 1e9);
 	return cmd_wait_begin(c, WAIT_STOP, ns);
 }
@@ -151,6 +168,8 @@ static int cmd_wait_status(struct cmd_ctx *c)
 		return cmd_error(c, "wait status: usage: wait status BIT [TIMEOUT]");
 	if (arg_status_bit(c, c->argv[0], &c->cs->w.status_bit))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	snprintf(c->cs->w.what, sizeof(c->cs->w.what), "status bit %s (%.1fs)", c->argv[0], ns / 1e9);
 	return cmd_wait_begin(c, WAIT_STATUS, ns);
 }
@@ -226,8 +245,9 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 	if (dot)
 		*dot = 0;
 	rest = strchr(path, '.') ? strchr(path, '.') + 1 : "";
-	if (!strcmp(path, "paused")) return NUM(vm_is_paused(&c->s->vm));
-	if (!strcmp(path, "uptime_ms")) return NUM(vm_uptime_ns(&c->s->vm) / 1000000);
+	/* A check (c->check) walks the same names with every value 0: the path and its type count. */
+	if (!strcmp(path, "paused")) return NUM(!c->check && vm_is_paused(&c->s->vm));
+	if (!strcmp(path, "uptime_ms")) return NUM(c->check ? 0 : vm_uptime_ns(&c->s->vm) / 1000000);
 	if (!strcmp(path, "console.bytes")) return NUM(c->s->history_total);
 	if (!strcmp(path, "frames.count")) return NUM(c->s->ports.frames.stats.frames);
 	if (!strcmp(path, "cpus")) return NUM(c->s->vm.ncpus);
@@ -245,7 +265,11 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 						 c->s->vm.ncpus);
 		}
 		if (!strcmp(f + 1, "state"))
-			return STR(vm_is_paused(&c->s->vm) ? "paused" : "running");
+			return STR(!c->check && vm_is_paused(&c->s->vm) ? "paused" : "running");
+		if (c->check && !cmd_reg_known(f + 1))
+			return cmd_error(c, "get: unknown register '%s'", f + 1);
+		if (c->check)
+			return NUM(0);
 		cmd_pause_brief(c);
 		r = cmd_read_reg(c->s, (int)idx, f + 1, num);
 		cmd_resume_brief(c);
@@ -254,10 +278,11 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 		*is_num = true;
 		return 0;
 	}
-	sn = malloc(sizeof(*sn));
+	sn = calloc(1, sizeof(*sn));
 	if (!sn)
 		return cmd_error(c, "get: out of memory");
-	console_snapshot(&c->s->console, sn);
+	if (!c->check)
+		console_snapshot(&c->s->console, sn);
 	r = CMD_ERR;
 	if (!strcmp(path, "status")) r = NUM(sn->status);
 	else if (!strcmp(path, "device_ready")) r = NUM(sn->device_ready);
@@ -302,6 +327,8 @@ static int cmd_get(struct cmd_ctx *c)
 
 	if (cmd_get_value(c, c->argv[0], &is_num, &v, s, sizeof(s)))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_str(c->out, "path", c->argv[0]);
@@ -343,6 +370,8 @@ static int cmd_assert(struct cmd_ctx *c)
 			want = 0;
 		else if (!parse_number(c->argv[2], &want))
 			return cmd_error(c, "assert: %s is a number, '%s' is not", c->argv[0], c->argv[2]);
+		if (c->check)
+			return CMD_OK;
 		switch (op) {
 		case 0: ok = v == want; break;
 		case 1: ok = v != want; break;
@@ -359,6 +388,8 @@ static int cmd_assert(struct cmd_ctx *c)
 	} else {
 		if (op > 1)
 			return cmd_error(c, "assert: %s is text: only == and != apply", c->argv[0]);
+		if (c->check)
+			return CMD_OK;
 		ok = (strcmp(s, c->argv[2]) == 0) == (op == 0);
 		if (!ok) {
 			cmd_error(c, "assert failed: %s %s \"%s\": %s is \"%s\"", c->argv[0], ops[op],
@@ -376,36 +407,38 @@ static int cmd_assert(struct cmd_ctx *c)
 
 static int cmd_source(struct cmd_ctx *c)
 {
+	if (c->check)
+		return script_check_source(c, c->argv[0]);
 	return script_source(c, c->argv[0]);
 }
 
 const struct cmd_def cmd_script_table[] = {
 	{ "source", NULL, "source FILE", "run commands from a file (`#` starts a comment)",
-	  "source scripts/examples/handshake.vmdbg", NULL, 1, 1, NULL, 0, cmd_source },
+	  "source scripts/examples/handshake.vmdbg", NULL, 1, 1, NULL, CMD_F_CHECK, cmd_source },
 	{ "echo", NULL, "echo TEXT", "print TEXT", "echo \"port 1 is open\"", NULL, 0, CMD_MAX_ARGS,
-	  NULL, 0, cmd_echo },
+	  NULL, CMD_F_CHECK, cmd_echo },
 	{ "sleep", NULL, "sleep MS", "wait MS milliseconds (the guest keeps running)", "sleep 500",
-	  NULL, 1, 1, NULL, 0, cmd_sleep },
+	  NULL, 1, 1, NULL, CMD_F_CHECK, cmd_sleep },
 	{ "wait console", NULL, "wait console REGEX [TIMEOUT]",
 	  "until the guest console (COM1 or hvc0) prints a match (POSIX extended regex)",
 	  "wait console 'tg: vcon ready' 30s",
 	  "    A wait sees what happened after the previous wait of its kind matched, or after the\n"
 	  "    last injection (ctl send, wake, port send, irq, notify), whichever is later; the first\n"
 	  "    one sees everything since boot. Default TIMEOUT 30s; a timeout fails the script.",
-	  1, 2, NULL, 0, cmd_wait_console },
+	  1, 2, NULL, CMD_F_CHECK, cmd_wait_console },
 	{ "wait port", NULL, "wait port N open|closed|ready [TIMEOUT]",
 	  "until the guest has port N open (PORT_OPEN 1), closed, or readied (PORT_READY 1)",
-	  "wait port 1 open 10s", NULL, 2, 3, "port|words:open,closed,ready", 0, cmd_wait_port },
+	  "wait port 1 open 10s", NULL, 2, 3, "port|words:open,closed,ready", CMD_F_CHECK, cmd_wait_port },
 	{ "wait ctl", NULL, "wait ctl EVENT [ID] [TIMEOUT]",
 	  "until the guest sends that control message (see `help wait console` for the window)",
-	  "wait ctl PORT_OPEN 1 10s", NULL, 1, 3, "event", 0, cmd_wait_ctl },
+	  "wait ctl PORT_OPEN 1 10s", NULL, 1, 3, "event", CMD_F_CHECK, cmd_wait_ctl },
 	{ "wait stop", NULL, "wait stop [TIMEOUT]",
 	  "until the VM is stopped (break-on, a breakpoint, pause)", "wait stop 60s", NULL, 0, 1, NULL,
-	  0, cmd_wait_stop },
+	  CMD_F_CHECK, cmd_wait_stop },
 	{ "wait status", NULL, "wait status BIT [TIMEOUT]", "until the device status has BIT set",
-	  "wait status DRIVER_OK 60s", NULL, 1, 2, "status", 0, cmd_wait_status },
+	  "wait status DRIVER_OK 60s", NULL, 1, 2, "status", CMD_F_CHECK, cmd_wait_status },
 	{ "wait", NULL, "wait console|port|ctl|stop|status ...", "wait for a condition (see each form)",
-	  "wait ctl PORT_READY 1", NULL, 1, CMD_MAX_ARGS, "words:console,port,ctl,stop,status", 0,
+	  "wait ctl PORT_READY 1", NULL, 1, CMD_MAX_ARGS, "words:console,port,ctl,stop,status", CMD_F_CHECK,
 	  cmd_wait },
 	{ "get", NULL, "get PATH", "print one value: port.1.guest_open, vq.5.used_idx, status, cpu.0.rip, ...",
 	  "get port.1.guest_open",
@@ -415,9 +448,9 @@ const struct cmd_def cmd_script_table[] = {
 	  "    kept_bytes rx_buffers name}, vq.N.{size ready last_avail_idx used_idx avail_idx\n"
 	  "    guest_used_idx pending inuse notifies interrupts errors broken desc avail used},\n"
 	  "    cpu.N.{rax..r15 rip rflags cr0 cr2 cr3 cr4 efer state}.",
-	  1, 1, "path", 0, cmd_get },
+	  1, 1, "path", CMD_F_CHECK, cmd_get },
 	{ "assert", NULL, "assert PATH OP VALUE",
 	  "OP one of == != < <= > >=; a failure prints both sides and fails the script",
-	  "assert port.1.guest_open == 1", NULL, 3, 3, "path|words:==,!=,<,<=,>,>=", 0, cmd_assert },
+	  "assert port.1.guest_open == 1", NULL, 3, 3, "path|words:==,!=,<,<=,>,>=", CMD_F_CHECK, cmd_assert },
 };
 const int cmd_script_count = sizeof(cmd_script_table) / sizeof(cmd_script_table[0]);

@@ -34,6 +34,8 @@ static int cmd_snapshot_save(struct cmd_ctx *c)
 	struct snapshot_result r;
 	char msg[512];
 
+	if (c->check)
+		return CMD_OK; /* shape only: FILE may be written by an earlier `snapshot save` */
 	if (snapshot_save(c->s, c->argv[0], &r, msg, sizeof(msg)))
 		return cmd_error(c, "snapshot save: %s", msg);
 	print_result(c, "saved", c->argv[0], &r);
@@ -45,6 +47,8 @@ static int cmd_snapshot_load(struct cmd_ctx *c)
 	struct snapshot_result r;
 	char msg[512];
 
+	if (c->check)
+		return CMD_OK; /* shape only: FILE may be written by an earlier `snapshot save` */
 	if (snapshot_load(c->s, c->argv[0], &r, msg, sizeof(msg)))
 		return cmd_error(c, "snapshot load: %s", msg);
 	/* Waits and `handshake` look at what the restored guest does from now on. */
@@ -64,6 +68,10 @@ static int cmd_snapshot_info(struct cmd_ctx *c)
 	time_t t;
 	int r;
 
+	if (c->check) {
+		free(f);
+		return CMD_OK; /* shape only: FILE may be written by an earlier `snapshot save` */
+	}
 	if (!f)
 		return cmd_error(c, "snapshot info: out of memory");
 	if (snap_open(f, c->argv[0], msg, sizeof(msg)) ||
@@ -129,16 +137,16 @@ const struct cmd_def cmd_snapshot_table[] = {
 	  "    The guest is paused while the file is written, then runs on as before.\n"
 	  "    Only RAM pages that are not all zero are written. The file appears\n"
 	  "    only once complete (written beside it, then renamed).",
-	  1, 1, "path", CMD_F_VM, cmd_snapshot_save },
+	  1, 1, "path", CMD_F_VM | CMD_F_CHECK, cmd_snapshot_save },
 	{ "snapshot load", "snapshot restore", "snapshot load FILE",
 	  "rewind the running machine to snapshot FILE (checked whole before anything changes)",
 	  "snapshot load before-probe.snap",
 	  "    Port backends, the gdb stub and breakpoints stay attached; a paused\n"
 	  "    machine stays paused. The snapshot must be of the same machine (memory,\n"
 	  "    vCPUs, devices); `vmdbg --restore FILE` starts a new session from one.",
-	  1, 1, "path", CMD_F_VM | CMD_F_INJECT, cmd_snapshot_load },
+	  1, 1, "path", CMD_F_VM | CMD_F_INJECT | CMD_F_CHECK, cmd_snapshot_load },
 	{ "snapshot info", NULL, "snapshot info FILE",
 	  "describe snapshot FILE: format version, machine, kernel, command line, sections",
-	  "snapshot info before-probe.snap", NULL, 1, 1, "path", 0, cmd_snapshot_info },
+	  "snapshot info before-probe.snap", NULL, 1, 1, "path", CMD_F_CHECK, cmd_snapshot_info },
 };
 const int cmd_snapshot_count = sizeof(cmd_snapshot_table) / sizeof(cmd_snapshot_table[0]);

@@ -228,6 +228,8 @@ static int cmd_trace(struct cmd_ctx *c)
 		else
 			return cmd_error(c, "trace: unknown event class '%s' (mmio, ctl, vq, irq, pio)", w);
 	}
+	if (c->check)
+		return CMD_OK; /* FILE is opened (made) when it runs */
 	if (on && c->argc > 2) {
 		FILE *f = fopen(c->argv[2], "a");
 
@@ -307,6 +309,8 @@ static int cmd_break_on(struct cmd_ctx *c)
 	} else {
 		return cmd_error(c, "break-on: unknown event kind '%s' (ctl, status, notify, irq)", k);
 	}
+	if (c->check)
+		return CMD_OK;
 	pthread_mutex_lock(&c->cs->lock);
 	for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
 		if (!c->cs->bo[i].used) {
@@ -376,6 +380,10 @@ static int cmd_break_on_delete(struct cmd_ctx *c)
 	uint64_t n;
 	bool found = false;
 
+	if (strcmp(c->argv[0], "all") && arg_u64(c, "break-on delete: N", c->argv[0], &n))
+		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	if (!strcmp(c->argv[0], "all")) {
 		pthread_mutex_lock(&c->cs->lock);
 		for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
@@ -383,8 +391,6 @@ static int cmd_break_on_delete(struct cmd_ctx *c)
 		pthread_mutex_unlock(&c->cs->lock);
 		return CMD_OK;
 	}
-	if (arg_u64(c, "break-on delete: N", c->argv[0], &n))
-		return CMD_ERR;
 	pthread_mutex_lock(&c->cs->lock);
 	for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
 		if (c->cs->bo[i].used && (uint64_t)c->cs->bo[i].num == n) {
@@ -403,16 +409,16 @@ const struct cmd_def cmd_trace_table[] = {
 	  "log each event with a timestamp and vCPU, registers decoded (default classes: "
 	  "mmio,ctl,vq,irq)",
 	  "trace on ctl,mmio /tmp/trace.log", "    Without FILE the lines are printed.", 1, 3,
-	  "words:on,off|words:mmio,ctl,vq,irq,pio,all", 0, cmd_trace },
+	  "words:on,off|words:mmio,ctl,vq,irq,pio,all", CMD_F_CHECK, cmd_trace },
 	{ "break-on list", NULL, "break-on list", "the device-event breakpoints and their hits",
 	  "break-on list", NULL, 0, 0, NULL, 0, cmd_break_on_list },
 	{ "break-on delete", NULL, "break-on delete N|all", "remove a device-event breakpoint",
-	  "break-on delete 1", NULL, 1, 1, NULL, 0, cmd_break_on_delete },
+	  "break-on delete 1", NULL, 1, 1, NULL, CMD_F_CHECK, cmd_break_on_delete },
 	{ "break-on", NULL, "break-on ctl EVENT [ID] | status BIT | notify Q | irq",
 	  "pause every vCPU when the device sees that event, and report it",
 	  "break-on ctl PORT_READY 1",
 	  "    ctl matches messages both ways; status a bit being set; notify a guest kick of Q;\n"
 	  "    irq any used-buffer interrupt. The VM stays stopped until `resume`.",
-	  1, 3, "words:ctl,status,notify,irq,list,delete|event status q", 0, cmd_break_on },
+	  1, 3, "words:ctl,status,notify,irq,list,delete|event status q", CMD_F_CHECK, cmd_break_on },
 };
 const int cmd_trace_count = sizeof(cmd_trace_table) / sizeof(cmd_trace_table[0]);

@@ -116,6 +116,8 @@ static int cmd_mmio(struct cmd_ctx *c)
 
 	if (arg_dev(c, c->argc ? c->argv[0] : NULL))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	if (c->json)
 		jw_obj(c->out, NULL);
 	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
@@ -181,7 +183,11 @@ static int cmd_vq_list(struct cmd_ctx *c)
 {
 	struct console_snapshot *sn;
 
-	if (arg_dev(c, c->argc ? c->argv[0] : NULL) || !(sn = snap_take(c)))
+	if (arg_dev(c, c->argc ? c->argv[0] : NULL))
+		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
+	if (!(sn = snap_take(c)))
 		return CMD_ERR;
 	if (c->json)
 		jw_arr(c->out, NULL);
@@ -301,6 +307,8 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		return cmd_error(c, "vq dump: unknown part '%s' (desc, avail, used, chains or all)", part);
 	if (arg_dev(c, c->argc >= 3 ? c->argv[2] : NULL))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
 	all = !strcmp(part, "all");
 	want_desc = all || !strcmp(part, "desc");
 	want_avail = all || !strcmp(part, "avail");
@@ -541,6 +549,8 @@ static int cmd_port_dump(struct cmd_ctx *c)
 		return CMD_ERR;
 	if (strcmp(which, "rx") && strcmp(which, "tx") && strcmp(which, "both"))
 		return cmd_error(c, "port dump: unknown buffer '%s' (rx or tx)", which);
+	if (c->check)
+		return CMD_OK;
 	virtio_mmio_lock(&con->mmio);
 	rxn = con->port[p].pending_rx.len;
 	txn = con->port[p].host_tx.len;
@@ -627,6 +637,8 @@ static int cmd_port_frames(struct cmd_ctx *c)
 
 	if (c->argc && arg_port(c, c->argv[0], &p))
 		return CMD_ERR;
+	if (c->check)
+		return CMD_OK; /* whether the port's stream is kept is the backend's, set at start */
 	be = &c->s->ports.port[p];
 	if (!be->kept)
 		return cmd_error(c, "port frames: port %u's stream is not kept (its backend is not "
@@ -754,23 +766,24 @@ struct hs_port {
 
 static int cmd_handshake(struct cmd_ctx *c)
 {
-	struct console_ctl_log_entry *e = malloc(sizeof(*e) * CONSOLE_CTL_LOG_SIZE);
-	struct console_snapshot *sn = snap_take(c);
+	struct console_ctl_log_entry *e;
+	struct console_snapshot *sn;
 	struct hs_port hp[CONSOLE_NR_PORTS] = { 0 };
 	bool device_ready = false;
 	char viol[32][200];
 	int nv = 0;
 	size_t n;
 
+	if (arg_dev(c, c->argc ? c->argv[0] : NULL))
+		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
+	e = malloc(sizeof(*e) * CONSOLE_CTL_LOG_SIZE);
+	sn = snap_take(c);
 	if (!e || !sn) {
 		free(e);
 		free(sn);
 		return cmd_error(c, "handshake: out of memory");
-	}
-	if (arg_dev(c, c->argc ? c->argv[0] : NULL)) {
-		free(e);
-		free(sn);
-		return CMD_ERR;
 	}
 	/* A loaded snapshot starts a new timeline: the log before it is another history. */
 	n = console_ctl_log_read(&c->s->console, c->cs->ctl_epoch, e, CONSOLE_CTL_LOG_SIZE);
@@ -880,27 +893,27 @@ const struct cmd_def cmd_virtio_table[] = {
 	  "each device: base, IRQ, status bits, offered/accepted features by name, ISR, config",
 	  "virtio", NULL, 0, 0, NULL, 0, cmd_virtio },
 	{ "mmio", NULL, "mmio [DEV]", "the transport's registers as the guest reads them", "mmio",
-	  NULL, 0, 1, NULL, 0, cmd_mmio },
+	  NULL, 0, 1, NULL, CMD_F_CHECK, cmd_mmio },
 	{ "vq list", NULL, "vq list [DEV]",
 	  "per queue: size, ready, ring addresses, guest avail idx, last_avail_idx, used_idx, inuse, "
 	  "notifies, interrupts",
-	  "vq list", NULL, 0, 1, NULL, 0, cmd_vq_list },
+	  "vq list", NULL, 0, 1, NULL, CMD_F_CHECK, cmd_vq_list },
 	{ "vq dump", NULL, "vq dump Q [desc|avail|used|chains|all] [DEV]",
 	  "the descriptor table, both rings and every outstanding chain with its bytes",
 	  "vq dump 3 chains",
 	  "    Read under the device lock: coherent while the guest runs. Broken links, loops and\n"
 	  "    addresses outside RAM are flagged with !!.",
-	  1, 3, "q|words:desc,avail,used,chains,all", 0, cmd_vq_dump },
+	  1, 3, "q|words:desc,avail,used,chains,all", CMD_F_CHECK, cmd_vq_dump },
 	{ "port list", "info ports", "port list",
 	  "per port: name, console, readied, guest/host open, rx buffers, pending rx, host tx, counters",
 	  "port list", NULL, 0, 0, NULL, 0, cmd_port_list },
 	{ "port dump", NULL, "port dump N [rx|tx]",
 	  "hex+ASCII of the pending rx buffer and the host tx buffer (and a kept stream's tail)",
-	  "port dump 0 rx", "    Taken under the device lock.", 1, 2, "port|words:rx,tx", 0,
+	  "port dump 0 rx", "    Taken under the device lock.", 1, 2, "port|words:rx,tx", CMD_F_CHECK,
 	  cmd_port_dump },
 	{ "port frames", NULL, "port frames [N]",
 	  "decode port 1's framed stream: tag, length, CRC ok/bad, partial tail", "port frames 1",
-	  NULL, 0, 1, "port", 0, cmd_port_frames },
+	  NULL, 0, 1, "port", CMD_F_CHECK, cmd_port_frames },
 	{ "ctl log", NULL, "ctl log",
 	  "every control message both ways with a timestamp, decoded; host messages when consumed",
 	  "ctl log", NULL, 0, 0, NULL, 0, cmd_ctl_log },
@@ -908,6 +921,6 @@ const struct cmd_def cmd_virtio_table[] = {
 	  "where each port stands in the handshake, and any violation seen", "handshake",
 	  "    Violations: a message before DEVICE_READY, an out-of-range id, CONSOLE_PORT or\n"
 	  "    PORT_NAME before PORT_READY, data queued to a closed port, an unanswered c_ovq notify.",
-	  0, 1, NULL, 0, cmd_handshake },
+	  0, 1, NULL, CMD_F_CHECK, cmd_handshake },
 };
 const int cmd_virtio_count = sizeof(cmd_virtio_table) / sizeof(cmd_virtio_table[0]);

@@ -10,6 +10,7 @@
 #include "emu/snapfile.h"
 #include "options.h"
 #include "reference.h"
+#include "script.h"
 #include "session.h"
 
 #define VMDBG_VERSION "0.1"
@@ -59,5 +60,20 @@ int main(int argc, char **argv)
 		return reference_print(opts.reference, VMDBG_VERSION, stdout) ? EXIT_USAGE : EXIT_OK;
 	if (opts.verbose)
 		log_threshold = opts.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+	/* A mistake anywhere in a script is reported before the guest runs an instruction. */
+	if (opts.check_script || opts.script) {
+		const char *path = opts.check_script ? opts.check_script : opts.script;
+		int n = script_check(&opts, path, err, sizeof(err));
+
+		if (n < 0) {
+			/* FILE:LINE: first, as compilers print it, for editors to jump to. */
+			fprintf(stderr, "%s%s\n", n == -EINVAL ? "" : "vmdbg: ", err);
+			return EXIT_USAGE;
+		}
+		if (opts.check_script) {
+			printf("%s: %d command(s), no mistakes found\n", path, n);
+			return EXIT_OK;
+		}
+	}
 	return session_run(&opts);
 }

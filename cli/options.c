@@ -24,7 +24,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE, OPT_CHECK_SCRIPT,
 };
 
 /*
@@ -66,12 +66,24 @@ const struct opt_def options_table[] = {
 	  "hold the vCPUs until gdb attaches",
 	  "hold every vCPU before its first instruction until gdb attaches (QEMU's `-S`)" },
 	{ "script", OPT_SCRIPT, "FILE",
-	  "run REPL commands from FILE",
+	  "run REPL commands from FILE (checked whole before the guest starts)",
 	  "run commands from FILE against the booting guest; exit 1 at the first failed `assert` or "
-	  "`wait` (file:line is printed)" },
+	  "`wait` (file:line is printed). The whole file is checked first, as `--check-script` "
+	  "does: a mistake exits 2 before the guest runs an instruction" },
+	{ "check-script", OPT_CHECK_SCRIPT, "FILE",
+	  "only check FILE (commands, arguments, event names, regexes;\n"
+	  "symbols with --kernel, vCPU numbers with --cpus), then exit",
+	  "only check script FILE, and the files it `source`s: command names, argument counts, and "
+	  "every argument its command can judge without the guest (numbers, timeouts, event and "
+	  "status names, queue and port numbers, regexes, register names, `get`/`assert` paths and "
+	  "value types). vCPU numbers are checked against `--cpus` when given, symbols against "
+	  "`--kernel` when given. Exit 0, or 2 with `FILE:LINE: what is wrong`. Needs no KVM" },
 	{ "repl", OPT_REPL, NULL,
 	  "interactive command prompt (Ctrl-A C switches)",
-	  "the command prompt (`C-a c` switches between it and the guest console)" },
+	  "the command prompt (`C-a c` switches between it and the guest console). With stdin not a "
+	  "terminal (a pipe, a file) each line is one command, run in order (a `wait` holds the next "
+	  "line back), printed without prompt or echo; the end of input ends the session like "
+	  "`quit`" },
 	{ "json", OPT_JSON, NULL,
 	  "JSON output for commands",
 	  "commands print JSON" },
@@ -158,6 +170,7 @@ const char *const options_synopsis[] = {
 	"--kernel FILE [OPTIONS]",
 	"--restore SNAPSHOT [OPTIONS]",
 	"--probe-kvm",
+	"--check-script FILE [--kernel FILE] [--cpus N]",
 	NULL,
 };
 
@@ -169,10 +182,12 @@ const struct exit_def options_exits[] = {
 	  "`--snapshot-exit` after its snapshot" },
 	{ EXIT_SCRIPT_FAILED, "script assertion or wait failed",
 	  "a script's `assert` or `wait` failed (file:line and both sides are printed)" },
-	{ EXIT_USAGE, "bad usage or setup",
+	{ EXIT_USAGE, "bad usage or setup, or a script mistake",
 	  "bad usage or setup: unknown flag, bad value, missing, empty, truncated or non-kernel "
 	  "`--kernel`, an initrd that does not fit, no `/dev/kvm`, a missing, truncated, corrupted "
-	  "or wrong-version `--restore` snapshot — always one line naming what was wrong" },
+	  "or wrong-version `--restore` snapshot, a mistake in a `--script` or `--check-script` file "
+	  "(found before the guest starts: `FILE:LINE: what is wrong`) — always one line naming what "
+	  "was wrong" },
 	{ EXIT_GUEST_CRASHED, "guest crashed",
 	  "the guest crashed: triple fault, an instruction KVM cannot emulate and vmdbg cannot "
 	  "complete, a KVM internal error, or a guest `Kernel panic`; the registers are printed. "
@@ -409,6 +424,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case OPT_GDB_WAIT: o->gdb_wait = true; break;
 		case OPT_SCRIPT: o->script = optarg; break;
+		case OPT_CHECK_SCRIPT: o->check_script = optarg; break;
 		case OPT_REPL: o->repl = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_PORT:
@@ -454,7 +470,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	if (o->restore && (o->initrd || o->append || o->mem_set || o->cpus_set || o->cpuid))
 		return fail(err, errlen, "--restore: --initrd, --append, --mem, --cpus and --cpuid come "
 			    "from the snapshot and cannot be given with it");
-	if (!o->kernel && !o->restore)
+	if (!o->kernel && !o->restore && !o->check_script)
 		return fail(err, errlen, "no kernel: use --kernel FILE or --restore SNAPSHOT (see --help)");
 	if (o->snapshot_at) {
 		regex_t re;

@@ -23,6 +23,7 @@ struct options {
 	const char *gdb;      /* tcp:[HOST:]PORT or unix:PATH */
 	bool gdb_wait;
 	const char *script;
+	const char *check_script; /* --check-script: check this script, run nothing */
 	bool repl, json;
 	struct port_opt ports[OPT_MAX_PORTS];
 	const char *serial2;  /* path (from file:PATH) */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -17,6 +19,7 @@
 
 #define REPL_PROMPT "(vmdbg) "
 #define REPL_HISTORY_MAX 1000
+#define REPL_PIPE_MAX (16u << 20) /* unread piped input held at most */
 
 struct repl_state {
 	struct session *s;
@@ -29,7 +32,16 @@ struct repl_state {
 	char partial[4096]; /* guest output line not yet ended */
 	size_t partial_len;
 	char histfile[512];
+	/* stdin is not a terminal: whole lines, no readline (see repl.h). */
+	bool lines;
+	bool running_lines; /* lines_run is on the stack */
+	bool eof;
+	char *pending; /* input read but not run yet */
+	size_t pending_len;
+	int kick_fd; /* stdin that epoll refuses (a file, /dev/null): read once the loop runs */
 };
+
+static void lines_run(struct repl_state *r);
 
 /* readline keeps global state: there is one prompt per process. */
 static struct repl_state *the_repl;
@@ -157,6 +169,15 @@ static void run_line(struct repl_state *r, const char *line)
 		r->busy = true;
 }
 
+/* The prompt again, or in line mode the next line. */
+static void next_input(struct repl_state *r)
+{
+	if (r->lines)
+		lines_run(r);
+	else
+		show_prompt(r);
+}
+
 static void repl_wait_done(struct session *s, void *opaque, int result, const char *msg)
 {
 	struct repl_state *r = rs_of(s);
@@ -165,7 +186,7 @@ static void repl_wait_done(struct session *s, void *opaque, int result, const ch
 		repl_print(s, msg);
 	if (r) {
 		r->busy = false;
-		show_prompt(r);
+		next_input(r);
 	}
 }
 
@@ -175,8 +196,17 @@ void repl_script_done(struct session *s)
 
 	if (r && r->busy) {
 		r->busy = false;
-		show_prompt(r);
+		next_input(r);
 	}
+}
+
+/* A command that waits (wait, sleep, source) holds the input back until it is done. */
+static void after_command(struct repl_state *r)
+{
+	if (r->busy && !script_active(r->s) && cmd_wait_pending(r->s))
+		cmd_wait_set_done(r->s, repl_wait_done, NULL);
+	else if (r->busy && !script_active(r->s) && !cmd_wait_pending(r->s))
+		r->busy = false;
 }
 
 static void line_handler(char *line)
@@ -201,11 +231,91 @@ static void line_handler(char *line)
 	}
 	run_line(r, line);
 	free(line);
-	if (r->busy && !script_active(r->s) && cmd_wait_pending(r->s))
-		cmd_wait_set_done(r->s, repl_wait_done, NULL);
-	else if (r->busy && !script_active(r->s) && !cmd_wait_pending(r->s))
-		r->busy = false;
+	after_command(r);
 	show_prompt(r);
+}
+
+/* --- line mode: stdin is a pipe or a file ------------------------------------------ */
+
+/* Run the complete lines read so far, one at a time; the end of input is a `quit`. */
+static void lines_run(struct repl_state *r)
+{
+	struct session *s = r->s;
+
+	if (r->running_lines)
+		return; /* a wait done inside run_line: the loop below goes on */
+	r->running_lines = true;
+	while (!r->busy && !vm_ended(&s->vm)) {
+		char *nl = memchr(r->pending, '\n', r->pending_len), *line;
+		size_t len = nl ? (size_t)(nl - r->pending) : r->pending_len;
+
+		if (!nl && (!r->eof || !r->pending_len))
+			break;
+		line = strndup(r->pending, len);
+		r->pending_len -= nl ? len + 1 : len;
+		memmove(r->pending, r->pending + (nl ? len + 1 : len), r->pending_len);
+		if (!line)
+			break;
+		line[strcspn(line, "\r")] = 0;
+		/* An empty line is nothing here: gdb's repeat is for a person at the prompt. */
+		if (line[strspn(line, " \t")]) {
+			run_line(r, line);
+			after_command(r);
+		}
+		free(line);
+	}
+	r->running_lines = false;
+	if (r->eof && !r->pending_len && !r->busy && !vm_ended(&s->vm))
+		vm_end(&s->vm, VM_END_USER, "end of input");
+}
+
+/* Read what stdin has; false at its end. */
+static bool lines_read(struct repl_state *r)
+{
+	char buf[4096];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	char *p;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	if (r->pending_len + (size_t)n > REPL_PIPE_MAX) {
+		repl_print(r->s, "vmdbg: more than 16 MiB of commands wait to run: input ignored");
+		return false;
+	}
+	p = realloc(r->pending, r->pending_len + (size_t)n);
+	if (!p)
+		return false;
+	r->pending = p;
+	memcpy(r->pending + r->pending_len, buf, (size_t)n);
+	r->pending_len += (size_t)n;
+	return true;
+}
+
+static void lines_input(struct repl_state *r)
+{
+	if (!lines_read(r)) {
+		if (r->s->stdin_open)
+			evloop_del(&r->s->loop, STDIN_FILENO);
+		r->s->stdin_open = false;
+		r->eof = true;
+	}
+	lines_run(r);
+}
+
+/* stdin epoll refuses (a regular file, /dev/null) never blocks: read it all once running. */
+static void on_lines_kick(void *opaque, int fd, uint32_t events)
+{
+	struct repl_state *r = opaque;
+
+	evloop_del(&r->s->loop, fd);
+	close(fd);
+	r->kick_fd = -1;
+	while (lines_read(r))
+		;
+	r->eof = true;
+	lines_run(r);
 }
 
 /* --- completion ------------------------------------------------------------------ */
@@ -275,10 +385,15 @@ void repl_on_stdin(struct session *s)
 {
 	struct repl_state *r = rs_of(s);
 	uint8_t buf[256];
-	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	ssize_t n;
 
 	if (!r)
 		return;
+	if (r->lines) {
+		lines_input(r);
+		return;
+	}
+	n = read(STDIN_FILENO, buf, sizeof(buf));
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -371,8 +486,24 @@ int repl_start(struct session *s)
 		return -ENOMEM;
 	r->s = s;
 	r->active = true;
+	r->kick_fd = -1;
 	cs->repl = r;
 	the_repl = r;
+	s->prompt_focus = true;
+	if (!isatty(STDIN_FILENO)) {
+		struct itimerspec its = { .it_value = { 0, 1 } };
+
+		r->lines = true;
+		if (script_active(s))
+			r->busy = true;
+		if (s->stdin_open)
+			return 0;
+		r->kick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (r->kick_fd < 0 || timerfd_settime(r->kick_fd, 0, &its, NULL) ||
+		    evloop_add(&s->loop, r->kick_fd, EPOLLIN, on_lines_kick, r))
+			return -errno;
+		return 0;
+	}
 	snprintf(r->histfile, sizeof(r->histfile), "%s/.vmdbg_history", home ? home : ".");
 	rl_readline_name = "vmdbg";
 	rl_instream = stdin;
@@ -387,7 +518,6 @@ int repl_start(struct session *s)
 	using_history();
 	stifle_history(REPL_HISTORY_MAX);
 	read_history(r->histfile);
-	s->prompt_focus = true;
 	fputs("vmdbg: `help` lists the commands; C-a c switches to the guest console, C-a x quits\n",
 	      stdout);
 	if (script_active(s))
@@ -406,9 +536,23 @@ void repl_stop(struct session *s)
 		rl_callback_handler_remove();
 	r->installed = false;
 	r->active = false;
-	write_history(r->histfile);
-	history_truncate_file(r->histfile, REPL_HISTORY_MAX);
-	fputs("\n", stdout);
+	if (r->kick_fd >= 0) {
+		evloop_del(&s->loop, r->kick_fd);
+		close(r->kick_fd);
+	}
+	/* The guest's last line, unfinished, is not lost with the prompt. */
+	if (r->partial_len) {
+		r->partial[r->partial_len] = 0;
+		fputs(r->partial, stdout);
+		fputs("\n", stdout);
+	}
+	free(r->pending);
+	if (!r->lines) {
+		/* Piped commands are not a person's history. */
+		write_history(r->histfile);
+		history_truncate_file(r->histfile, REPL_HISTORY_MAX);
+		fputs("\n", stdout);
+	}
 	fflush(stdout);
 	for (int i = 0; i < ncands; i++)
 		free(cands[i]);

@@ -6,6 +6,14 @@
  * guest (or interrupts a running wait/script), Ctrl-A C switches to the guest
  * console and back, Ctrl-A X quits, Ctrl-A H lists the keys, an empty line
  * repeats `step` or continues `x`.
+ *
+ * When stdin is not a terminal (a pipe, a file), there is no readline: each line is
+ * one command, run in order as a script's are (a `wait` holds the next line back), but
+ * a failing command is reported and the session goes on, as at the prompt. No prompt
+ * and no echo are printed, so the output is each command's answer whole, with guest
+ * lines and notices between them as whole lines; empty lines are skipped (no repeat);
+ * nothing is added to the history. The end of input ends the session as `quit` does
+ * (exit 0) once the last command is done.
  */
 #ifndef VMDBG_REPL_H
 #define VMDBG_REPL_H

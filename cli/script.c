@@ -11,6 +11,7 @@
 
 #include "cmd_priv.h"
 #include "emu/log.h"
+#include "emu/vm.h"
 #include "options.h"
 #include "session.h"
 
@@ -286,4 +287,122 @@ void script_free(struct session *s)
 	}
 	free(r);
 	cmd_state_of(s)->script = NULL;
+}
+
+/* --- the check before the run (script.h) ------------------------------------------ */
+
+struct script_check {
+	struct session *s;   /* stand-in for the machine: vm.ncpus and vm.syms only */
+	struct cmd_state *cs; /* the check's own: `cpu N` moves its current vCPU */
+	int depth;
+	bool located; /* the error already names a (sourced) file and line */
+	int commands;
+};
+
+int script_check_line(struct script_check *k, const char *line, char *err, size_t errlen)
+{
+	k->located = false;
+	return cmd_check_line(k->s, k->cs, k, line, err, errlen);
+}
+
+static int check_file(struct script_check *k, const char *path, char *err, size_t errlen)
+{
+	struct script_frame f;
+	char msg[600];
+	int e = load(&f, path, err, errlen);
+
+	if (e)
+		return e;
+	k->depth++;
+	for (int i = 0; i < f.nlines && !e; i++) {
+		char first[16] = "";
+
+		sscanf(f.lines[i], " %15s", first);
+		if (!first[0] || first[0] == '#')
+			continue;
+		k->commands++;
+		if (script_check_line(k, f.lines[i], msg, sizeof(msg))) {
+			if (k->located)
+				snprintf(err, errlen, "%s", msg);
+			else
+				snprintf(err, errlen, "%s:%d: %s", path, i + 1, msg);
+			k->located = true;
+			e = -EINVAL;
+		}
+	}
+	k->depth--;
+	frame_free(&f);
+	return e;
+}
+
+int script_check_source(struct cmd_ctx *c, const char *path)
+{
+	struct script_check *k = c->check;
+	char err[600];
+
+	/* The runner's rules: the same depth limit, the same message for an unreadable file. */
+	if (k->depth >= SCRIPT_MAX_DEPTH)
+		return cmd_error(c, "source: %s: nested more than %d deep", path, SCRIPT_MAX_DEPTH);
+	if (!check_file(k, path, err, sizeof(err)))
+		return CMD_OK;
+	if (k->located)
+		return cmd_error(c, "%s", err);
+	return cmd_error(c, "source: %s", err + strlen("script "));
+}
+
+struct script_check *script_check_new(const struct options *o)
+{
+	struct script_check *k = calloc(1, sizeof(*k));
+	enum log_level quiet;
+
+	if (!k)
+		return NULL;
+	k->s = calloc(1, sizeof(*k->s));
+	k->cs = calloc(1, sizeof(*k->cs));
+	if (!k->s || !k->cs) {
+		free(k->s);
+		free(k->cs);
+		free(k);
+		return NULL;
+	}
+	/* vCPU numbers are checked where the count is known: a run's --cpus, or one given. */
+	k->s->vm.ncpus = o->cpus_set || (!o->check_script && !o->restore) ? o->cpus : VM_MAX_CPUS;
+	/* Symbol names where the kernel has them; a --restore without --kernel is not read. */
+	symtab_init(&k->s->vm.syms);
+	k->s->vm.cfg.kernel = o->kernel;
+	quiet = log_threshold;
+	log_threshold = LOG_WARN; /* "symbols from ..." is the run's to say */
+	vm_load_symbols(&k->s->vm);
+	log_threshold = quiet;
+	k->cs->s = k->s;
+	k->cs->timer_fd = k->cs->notice_fd = -1;
+	pthread_mutex_init(&k->cs->lock, NULL);
+	return k;
+}
+
+void script_check_free(struct script_check *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_destroy(&k->cs->lock);
+	symtab_free(&k->s->vm.syms);
+	free(k->cs);
+	free(k->s);
+	free(k);
+}
+
+int script_check(const struct options *o, const char *path, char *err, size_t errlen)
+{
+	struct script_check *k = script_check_new(o);
+	int e;
+
+	if (!k)
+		return snprintf(err, errlen, "script: out of memory"), -ENOMEM;
+	e = check_file(k, path, err, errlen);
+	if (e && e != -EINVAL)
+		e = -ENOENT; /* unreadable: the message names the file, not a line */
+	if (!e)
+		e = k->commands;
+	script_check_free(k);
+	return e;
 }

@@ -22,7 +22,22 @@
 #include <stddef.h>
 
 struct session;
+struct options;
 
+/*
+ * Check script PATH whole without running it (--check-script, and --script before the
+ * guest starts): every line's command, argument count and every argument its command
+ * can judge without the guest (numbers, durations, event and status names, queues,
+ * ports, vCPUs against --cpus, regexes, register names, symbols when --kernel has
+ * them), following `source`. Returns the number of commands, -EINVAL with ERR as
+ * "FILE:LINE: what is wrong", or -ENOENT with ERR naming the unreadable file.
+ */
+int script_check(const struct options *o, const char *path, char *err, size_t errlen);
+/* The same a line at a time (the fuzzer): a stand-in machine from O, one line, free. */
+struct script_check;
+struct script_check *script_check_new(const struct options *o);
+int script_check_line(struct script_check *k, const char *line, char *err, size_t errlen);
+void script_check_free(struct script_check *k);
 /* --script: read PATH now (ERR gets a one-line reason), run it once the guest starts. */
 int script_start(struct session *s, const char *path, char *err, size_t errlen);
 /* Whether a script (or a `source`) is running. */

@@ -12,6 +12,10 @@
  * fixed script, one opened for writing is /dev/null (so `source`, `trace on
  * ... FILE`, `symbols load` cannot read devices or write into the tree).
  *
+ * Each line is also checked as --check-script checks a script (cmd_check_line against a
+ * machine-less stand-in): it must answer 0 or an error with a message, never touch the
+ * machine (the stand-in has none) or crash.
+ *
  * Invariants: the result is one of the CMD_* codes; an error has a message;
  * text output is NUL-terminated at its length; JSON output is one object
  * ({"return": ...} or {"error": ...}) with balanced brackets outside strings;
@@ -26,6 +30,8 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_priv.h"
+#include "cli/options.h"
+#include "cli/script.h"
 #include "cli/session.h"
 #include "fuzz_common.h"
 
@@ -162,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct session *s;
 	static struct guest_mem gm;
 	static char line[4096];
+	static struct script_check *k;
 	struct cmd_out out;
 	bool json;
 
@@ -185,6 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->exit_status = -1;
 	cmd_session_init(s);
 	cmd_out_init(&out, json);
+	if (!k) {
+		struct options o = { .check_script = "fuzz", .cpus = 1 };
+
+		k = script_check_new(&o);
+		FZ_CHECK(k != NULL, "script_check_new");
+	}
 
 	while (size) {
 		const uint8_t *nl = memchr(data, '\n', size);
@@ -196,6 +209,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		line[n < sizeof(line) ? n : sizeof(line) - 1] = '\0';
 		data += n + (nl != NULL);
 		size -= n + (nl != NULL);
+
+		{
+			char err[600] = "";
+
+			fenced = true;
+			r = script_check_line(k, line, err, sizeof(err));
+			fenced = false;
+			FZ_CHECK(r == 0 || (r == -EINVAL && err[0]), "check('%s') gave %d '%s'", line, r, err);
+		}
 
 		cmd_out_reset(&out);
 		fenced = true;
