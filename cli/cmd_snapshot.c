@@ -82,6 +82,8 @@ static int cmd_snapshot_info(struct cmd_ctx *c)
 		jw_u64(c->out, "mem", cfg.mem_size);
 		jw_u64(c->out, "cpus", cfg.ncpus);
 		jw_str(c->out, "kernel", cfg.kernel);
+		jw_str(c->out, "kernel_id", cfg.kernel_id);
+		jw_str(c->out, "initrd", cfg.initrd);
 		jw_str(c->out, "cmdline", cfg.cmdline);
 		jw_arr(c->out, "ports");
 		for (int i = 0; have_con && i < CONSOLE_NR_PORTS; i++) {
@@ -107,7 +109,11 @@ static int cmd_snapshot_info(struct cmd_ctx *c)
 		    when, cfg.version[0] ? cfg.version : "?");
 		OUT("machine: %llu MiB, %u vCPU(s), %u virtio device(s)\n",
 		    (unsigned long long)(cfg.mem_size >> 20), cfg.ncpus, cfg.nr_mmio);
-		OUT("kernel:  %s\ncmdline: %s\n", cfg.kernel[0] ? cfg.kernel : "?", cfg.cmdline);
+		OUT("kernel:  %s (%s)\n", cfg.kernel[0] ? cfg.kernel : "?",
+		    cfg.kernel_id[0] ? cfg.kernel_id : "no id: saved by an older vmdbg");
+		if (cfg.initrd[0])
+			OUT("initrd:  %s\n", cfg.initrd);
+		OUT("cmdline: %s\n", cfg.cmdline);
 		for (int i = 0; have_con && i < CONSOLE_NR_PORTS; i++)
 			OUT("port %d: guest wrote %llu bytes, %llu not read by the host yet; "
 			    "%llu bytes of host input waiting\n", i, (unsigned long long)tx_bytes[i],
