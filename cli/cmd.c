@@ -525,6 +525,16 @@ void cmd_note_reboot(struct session *s)
 		((struct cmd_state *)s->repl)->ctl_epoch = s->console.ctl_log_seq;
 }
 
+void cmd_note_snapshot_loaded(struct session *s, const char *path)
+{
+	struct cmd_state *cs = s->repl;
+
+	if (!cs)
+		return;
+	cmd_log_mark(cs, "snapshot loaded", path);
+	cs->ctl_epoch = s->console.ctl_log_seq;
+}
+
 static struct cmd_state *state(struct session *s)
 {
 	struct cmd_state *cs = s->repl;

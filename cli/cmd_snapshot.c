@@ -49,7 +49,7 @@ static int cmd_snapshot_load(struct cmd_ctx *c)
 		return cmd_error(c, "snapshot load: %s", msg);
 	/* Waits and `handshake` look at what the restored guest does from now on. */
 	cmd_marks_now(c->cs);
-	c->cs->ctl_epoch = c->s->console.ctl_log_seq;
+	cmd_note_snapshot_loaded(c->s, c->argv[0]);
 	print_result(c, "loaded", c->argv[0], &r);
 	return CMD_OK;
 }

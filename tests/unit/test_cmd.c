@@ -193,6 +193,28 @@ static void test_state_commands(void **state)
 	assert_int_equal(run(f, "quit"), CMD_QUIT);
 }
 
+/* A snapshot load leaves a marker in `ctl log`, text and JSON; the newest 64 are kept. */
+static void test_snapshot_marker_in_ctl_log(void **state)
+{
+	struct fixture *f = *state;
+	char name[32];
+
+	cmd_note_snapshot_loaded(f->s, "probe.snap");
+	EXPECT("ctl log", CMD_OK, "control messages (time since start, s):\n"
+				  "  --- snapshot loaded probe.snap ---\n");
+	EXPECT("json ctl log", CMD_OK,
+	       "{\"marker\":\"snapshot loaded\",\"file\":\"probe.snap\",\"time\":");
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "s%d.snap", i);
+		cmd_note_snapshot_loaded(f->s, name);
+	}
+	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s69.snap ---");
+	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s6.snap ---");
+	run(f, "ctl log");
+	assert_null(strstr(f->out.buf, "probe.snap"));
+	assert_null(strstr(f->out.buf, "s5.snap"));
+}
+
 static void test_json(void **state)
 {
 	struct fixture *f = *state;
@@ -362,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_and_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_marker_in_ctl_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
