@@ -196,7 +196,9 @@ const struct cmd_def cmd_inject_table[] = {
 	  "ctl send PORT_ADD 1 1",
 	  "    VALUE defaults to 1. NAME is appended with its NUL as PORT_NAME does.\n"
 	  "    Events: DEVICE_READY PORT_ADD PORT_REMOVE PORT_READY CONSOLE_PORT RESIZE PORT_OPEN\n"
-	  "    PORT_NAME, or a number.",
+	  "    PORT_NAME, or a number. Sent before the driver's DEVICE_READY, a message reaches\n"
+	  "    the driver ahead of its handshake (the reply says so): `wait ctl DEVICE_READY` or\n"
+	  "    `wait ctl PORT_OPEN 0` first to inject into a running handshake.",
 	  2, 4, "event", CMD_F_INJECT, cmd_ctl_send },
 	{ "wake", NULL, "wake BYTE|dump|shutdown|bpf-done|accessor-ready",
 	  "one wake byte into port 0's input", "wake dump",

@@ -141,10 +141,12 @@ const struct cmd_def cmd_snapshot_table[] = {
 	  "snapshot load before-probe.snap",
 	  "    Port backends, the gdb stub and breakpoints stay attached; a paused\n"
 	  "    machine stays paused. The snapshot must be of the same machine (memory,\n"
-	  "    vCPUs, devices); `vmdbg --restore FILE` starts a new session from one.",
+	  "    vCPUs, devices) and kernel (build id); `vmdbg --restore FILE` starts a new\n"
+	  "    session from one. `ctl log` and the trace show a `--- snapshot loaded FILE ---`\n"
+	  "    line where the new timeline begins.",
 	  1, 1, "path", CMD_F_VM | CMD_F_INJECT, cmd_snapshot_load },
 	{ "snapshot info", NULL, "snapshot info FILE",
-	  "describe snapshot FILE: format version, machine, kernel, command line, sections",
+	  "describe snapshot FILE: format version, machine, kernel (path, build id), command line, sections",
 	  "snapshot info before-probe.snap", NULL, 1, 1, "path", 0, cmd_snapshot_info },
 };
 const int cmd_snapshot_count = sizeof(cmd_snapshot_table) / sizeof(cmd_snapshot_table[0]);
