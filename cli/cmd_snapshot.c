@@ -146,7 +146,8 @@ const struct cmd_def cmd_snapshot_table[] = {
 	  "    line where the new timeline begins.",
 	  1, 1, "path", CMD_F_VM | CMD_F_INJECT, cmd_snapshot_load },
 	{ "snapshot info", NULL, "snapshot info FILE",
-	  "describe snapshot FILE: format version, machine, kernel (path, build id), command line, sections",
+	  "describe snapshot FILE: format version, machine, kernel (path, build id), command "
+	  "line, sections",
 	  "snapshot info before-probe.snap", NULL, 1, 1, "path", 0, cmd_snapshot_info },
 };
 const int cmd_snapshot_count = sizeof(cmd_snapshot_table) / sizeof(cmd_snapshot_table[0]);

@@ -62,13 +62,17 @@ static bool elf_build_id(int fd, char *id, size_t idlen)
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return false;
-	if (elf_kind(elf) == ELF_K_ELF && elf_getphdrnum(elf, &phnum) == 0)
-		for (size_t i = 0; i < phnum && !found; i++)
-			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_NOTE && ph.p_filesz)
-				found = scan_notes(elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz,
-									ph.p_align == 8 ? ELF_T_NHDR8
-											: ELF_T_NHDR),
-						   id, idlen);
+	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum))
+		phnum = 0;
+	for (size_t i = 0; i < phnum && !found; i++) {
+		Elf_Type type;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_NOTE || !ph.p_filesz)
+			continue;
+		type = ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR;
+		found = scan_notes(elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, type), id,
+				   idlen);
+	}
 	while (elf_kind(elf) == ELF_K_ELF && !found && (scn = elf_nextscn(elf, scn)) != NULL)
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE)
 			found = scan_notes(elf_getdata(scn, NULL), id, idlen);
