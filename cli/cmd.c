@@ -549,6 +549,16 @@ void cmd_note_reboot(struct session *s)
 		((struct cmd_state *)s->repl)->ctl_epoch = console_ctl_log_newest(&s->console);
 }
 
+void cmd_note_snapshot_loaded(struct session *s, const char *path)
+{
+	struct cmd_state *cs = s->repl;
+
+	if (!cs)
+		return;
+	cmd_log_mark(cs, "snapshot loaded", path);
+	cs->ctl_epoch = console_ctl_log_newest(&s->console);
+}
+
 static struct cmd_state *state(struct session *s)
 {
 	struct cmd_state *cs = s->repl;

@@ -108,5 +108,10 @@ struct cmd_state;
 struct cmd_state *cmd_state_of(struct session *s);
 /* The machine rebooted (--reboot): the next `handshake` looks at the new boot only. */
 void cmd_note_reboot(struct session *s);
+/*
+ * A snapshot was loaded (`snapshot load`, --restore): `ctl log` and the trace show a
+ * `--- snapshot loaded PATH ---` line there, and `handshake` looks at what follows.
+ */
+void cmd_note_snapshot_loaded(struct session *s, const char *path);
 
 #endif

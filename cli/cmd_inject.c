@@ -12,6 +12,7 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 	int event;
 	uint64_t id, value = 1;
 	const char *name = c->argc >= 4 ? c->argv[3] : NULL;
+	bool before_ready;
 	int r;
 
 	if (arg_event(c, c->argv[0], &event) || arg_u64(c, "ctl send: ID", c->argv[1], &id))
@@ -26,7 +27,8 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 	if (c->check)
 		return CMD_OK;
 	cmd_marks_now(c->cs);
-	r = console_ctl_send(&c->s->console, (uint32_t)id, (uint16_t)event, (uint16_t)value, name);
+	r = console_ctl_inject(&c->s->console, (uint32_t)id, (uint16_t)event, (uint16_t)value, name,
+			       &before_ready);
 	if (r == -ENAMETOOLONG)
 		return cmd_error(c, "ctl send: name is longer than %d bytes", CONSOLE_CTL_NAME_MAX);
 	if (r == -ENOSPC)
@@ -39,11 +41,15 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 		jw_str(c->out, "event", cmd_event_name(event) ? cmd_event_name(event) : "?");
 		jw_u64(c->out, "id", id);
 		jw_u64(c->out, "value", value);
+		jw_bool(c->out, "before_device_ready", before_ready);
 		jw_end(c->out);
 	} else {
-		OUT("queued %s id=%llu value=%llu%s%s%s\n",
+		OUT("queued %s id=%llu value=%llu%s%s%s%s\n",
 		    cmd_event_name(event) ? cmd_event_name(event) : "?", (unsigned long long)id,
-		    (unsigned long long)value, name ? " name=\"" : "", name ? name : "", name ? "\"" : "");
+		    (unsigned long long)value, name ? " name=\"" : "", name ? name : "", name ? "\"" : "",
+		    before_ready ? " (the driver has not sent DEVICE_READY yet: it gets this ahead of "
+				   "the handshake; `wait ctl DEVICE_READY` first to inject after it)"
+				 : "");
 	}
 	return CMD_OK;
 }
@@ -202,7 +208,9 @@ const struct cmd_def cmd_inject_table[] = {
 	  "ctl send PORT_ADD 1 1",
 	  "    VALUE defaults to 1. NAME is appended with its NUL as PORT_NAME does.\n"
 	  "    Events: DEVICE_READY PORT_ADD PORT_REMOVE PORT_READY CONSOLE_PORT RESIZE PORT_OPEN\n"
-	  "    PORT_NAME, or a number.",
+	  "    PORT_NAME, or a number. Sent before the driver's DEVICE_READY, a message reaches\n"
+	  "    the driver ahead of its handshake (the reply says so): `wait ctl DEVICE_READY` or\n"
+	  "    `wait ctl PORT_OPEN 0` first to inject into a running handshake.",
 	  2, 4, "event", CMD_F_INJECT | CMD_F_CHECK, cmd_ctl_send },
 	{ "wake", NULL, "wake BYTE|dump|shutdown|bpf-done|accessor-ready",
 	  "one wake byte into port 0's input", "wake dump",

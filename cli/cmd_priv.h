@@ -103,6 +103,15 @@ struct repl_bp {
 
 enum trace_bits { TRACE_MMIO = 1, TRACE_CTL = 2, TRACE_VQ = 4, TRACE_IRQ = 8, TRACE_PIO = 16 };
 
+/* A line `ctl log` shows between control messages: where another timeline began. */
+#define CMD_MAX_LOG_MARKS 64
+struct log_mark {
+	uint64_t after_seq; /* shown after the control message with this seq */
+	uint64_t time_ns;   /* CLOCK_MONOTONIC, as the log's entries */
+	char what[32];      /* "snapshot loaded" */
+	char file[512];
+};
+
 struct cmd_state {
 	struct session *s;
 	int cur_cpu;
@@ -128,6 +137,8 @@ struct cmd_state {
 	unsigned trace_mask;
 	pthread_mutex_t trace_lock;
 	FILE *trace_file;
+	struct log_mark marks[CMD_MAX_LOG_MARKS]; /* the newest, a ring */
+	unsigned nmarks;                          /* ever added */
 
 	struct repl_bp bps[CMD_MAX_BPS];
 	int bp_next;
@@ -186,6 +197,8 @@ void cmd_marks_now(struct cmd_state *cs); /* injections: waits look at what foll
 /* Device events (cmd_trace.c): vCPU thread, device lock held. */
 void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev);
 void cmd_trace_free(struct cmd_state *cs);
+/* Main thread: a marker line in `ctl log` (after the newest message) and in the trace. */
+void cmd_log_mark(struct cmd_state *cs, const char *what, const char *file);
 bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, char *why, size_t n);
 
 /* Names */

@@ -53,7 +53,7 @@ static int cmd_snapshot_load(struct cmd_ctx *c)
 		return cmd_error(c, "snapshot load: %s", msg);
 	/* Waits and `handshake` look at what the restored guest does from now on. */
 	cmd_marks_now(c->cs);
-	c->cs->ctl_epoch = console_ctl_log_newest(&c->s->console);
+	cmd_note_snapshot_loaded(c->s, c->argv[0]);
 	print_result(c, "loaded", c->argv[0], &r);
 	return CMD_OK;
 }
@@ -90,6 +90,8 @@ static int cmd_snapshot_info(struct cmd_ctx *c)
 		jw_u64(c->out, "mem", cfg.mem_size);
 		jw_u64(c->out, "cpus", cfg.ncpus);
 		jw_str(c->out, "kernel", cfg.kernel);
+		jw_str(c->out, "kernel_id", cfg.kernel_id);
+		jw_str(c->out, "initrd", cfg.initrd);
 		jw_str(c->out, "cmdline", cfg.cmdline);
 		jw_arr(c->out, "ports");
 		for (int i = 0; have_con && i < CONSOLE_NR_PORTS; i++) {
@@ -115,7 +117,11 @@ static int cmd_snapshot_info(struct cmd_ctx *c)
 		    when, cfg.version[0] ? cfg.version : "?");
 		OUT("machine: %llu MiB, %u vCPU(s), %u virtio device(s)\n",
 		    (unsigned long long)(cfg.mem_size >> 20), cfg.ncpus, cfg.nr_mmio);
-		OUT("kernel:  %s\ncmdline: %s\n", cfg.kernel[0] ? cfg.kernel : "?", cfg.cmdline);
+		OUT("kernel:  %s (%s)\n", cfg.kernel[0] ? cfg.kernel : "?",
+		    cfg.kernel_id[0] ? cfg.kernel_id : "no id: saved by an older vmdbg");
+		if (cfg.initrd[0])
+			OUT("initrd:  %s\n", cfg.initrd);
+		OUT("cmdline: %s\n", cfg.cmdline);
 		for (int i = 0; have_con && i < CONSOLE_NR_PORTS; i++)
 			OUT("port %d: guest wrote %llu bytes, %llu not read by the host yet; "
 			    "%llu bytes of host input waiting\n", i, (unsigned long long)tx_bytes[i],
@@ -143,10 +149,13 @@ const struct cmd_def cmd_snapshot_table[] = {
 	  "snapshot load before-probe.snap",
 	  "    Port backends, the gdb stub and breakpoints stay attached; a paused\n"
 	  "    machine stays paused. The snapshot must be of the same machine (memory,\n"
-	  "    vCPUs, devices); `vmdbg --restore FILE` starts a new session from one.",
+	  "    vCPUs, devices) and kernel (build id); `vmdbg --restore FILE` starts a new\n"
+	  "    session from one. `ctl log` and the trace show a `--- snapshot loaded FILE ---`\n"
+	  "    line where the new timeline begins.",
 	  1, 1, "path", CMD_F_VM | CMD_F_INJECT | CMD_F_CHECK, cmd_snapshot_load },
 	{ "snapshot info", NULL, "snapshot info FILE",
-	  "describe snapshot FILE: format version, machine, kernel, command line, sections",
+	  "describe snapshot FILE: format version, machine, kernel (path, build id), command "
+	  "line, sections",
 	  "snapshot info before-probe.snap", NULL, 1, 1, "path", CMD_F_CHECK, cmd_snapshot_info },
 };
 const int cmd_snapshot_count = sizeof(cmd_snapshot_table) / sizeof(cmd_snapshot_table[0]);

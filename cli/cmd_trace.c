@@ -197,6 +197,23 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 	}
 }
 
+void cmd_log_mark(struct cmd_state *cs, const char *what, const char *file)
+{
+	struct log_mark *m = &cs->marks[cs->nmarks++ % CMD_MAX_LOG_MARKS];
+	char line[600];
+
+	memset(m, 0, sizeof(*m));
+	m->after_seq = console_ctl_log_newest(&cs->s->console);
+	m->time_ns = now_ns();
+	snprintf(m->what, sizeof(m->what), "%s", what);
+	snprintf(m->file, sizeof(m->file), "%s", file);
+	/* Every trace class: what follows the line is another timeline. */
+	if (cs->trace_mask) {
+		snprintf(line, sizeof(line), "--- %s %s ---", m->what, m->file);
+		trace_out(cs, line);
+	}
+}
+
 void cmd_trace_free(struct cmd_state *cs)
 {
 	if (cs->s->vm.io_trace == io_trace)

@@ -706,8 +706,25 @@ static void ctl_line(struct cmd_ctx *c, const struct console_ctl_log_entry *e, u
 	OUT("\n");
 }
 
+static void mark_line(struct cmd_ctx *c, const struct log_mark *m, uint64_t t0)
+{
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_str(c->out, "marker", m->what);
+		jw_str(c->out, "file", m->file);
+		jw_dbl(c->out, "time", (double)(m->time_ns - t0) / 1e9);
+		jw_u64(c->out, "after_seq", m->after_seq);
+		jw_end(c->out);
+		return;
+	}
+	OUT("  --- %s %s ---\n", m->what, m->file);
+}
+
 static int cmd_ctl_log(struct cmd_ctx *c)
 {
+	struct cmd_state *cs = c->cs;
+	unsigned mi = cs->nmarks > CMD_MAX_LOG_MARKS ? cs->nmarks - CMD_MAX_LOG_MARKS : 0;
+#define MARK(i) (&cs->marks[(i) % CMD_MAX_LOG_MARKS])
 	struct console_ctl_log_entry *e = malloc(sizeof(*e) * CONSOLE_CTL_LOG_SIZE);
 	struct console_snapshot *sn = snap_take(c);
 	size_t n;
@@ -727,8 +744,17 @@ static int cmd_ctl_log(struct cmd_ctx *c)
 	} else {
 		OUT("control messages (time since start, s):\n");
 	}
-	for (size_t i = 0; i < n; i++)
+	/* Markers in sequence: each after the message that was newest when it was set. */
+	while (n && mi < cs->nmarks && MARK(mi)->after_seq + 1 < e[0].seq)
+		mi++; /* older than the oldest message kept */
+	for (size_t i = 0; i < n; i++) {
+		for (; mi < cs->nmarks && MARK(mi)->after_seq < e[i].seq; mi++)
+			mark_line(c, MARK(mi), t0);
 		ctl_line(c, &e[i], t0);
+	}
+	for (; mi < cs->nmarks; mi++)
+		mark_line(c, MARK(mi), t0);
+#undef MARK
 	if (c->json) {
 		jw_end(c->out);
 		jw_arr(c->out, "waiting");

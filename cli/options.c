@@ -134,8 +134,9 @@ const struct opt_def options_table[] = {
 	  "it a reboot ends the run (exit 0)" },
 	{ "restore", OPT_RESTORE, "FILE",
 	  "resume the machine saved in snapshot FILE (no --kernel needed)",
-	  "resume the machine saved in snapshot FILE instead of booting (`--kernel` optional: it "
-	  "only names symbols; the snapshot's kernel path is used when readable)" },
+	  "resume the machine saved in snapshot FILE instead of booting (`--kernel` optional: the "
+	  "snapshot's kernel, recorded by absolute path and build id, is used when readable; "
+	  "`--kernel FILE` names it when it moved, and a kernel with another build id is refused)" },
 	{ "snapshot-at", OPT_SNAP_AT, "REGEX",
 	  "save a snapshot when a guest console line first matches",
 	  "save a snapshot when a guest console line (COM1 or a stdio port, CR dropped) first "
@@ -185,7 +186,7 @@ const struct exit_def options_exits[] = {
 	{ EXIT_USAGE, "bad usage or setup, or a script mistake",
 	  "bad usage or setup: unknown flag, bad value, missing, empty, truncated or non-kernel "
 	  "`--kernel`, an initrd that does not fit, no `/dev/kvm`, a missing, truncated, corrupted "
-	  "or wrong-version `--restore` snapshot, a mistake in a `--script` or `--check-script` file "
+	  "or wrong-version `--restore` snapshot, a kernel whose build id is not the snapshot's, a mistake in a `--script` or `--check-script` file "
 	  "(found before the guest starts: `FILE:LINE: what is wrong`) — always one line naming what "
 	  "was wrong" },
 	{ EXIT_GUEST_CRASHED, "guest crashed",

@@ -399,6 +399,9 @@ static int setup(struct session *s, char *err, size_t errlen)
 	cmd_session_init(s);
 	if (o->trace && (r = start_trace(s, o->trace, err, errlen)))
 		return r;
+	/* The control log and the trace begin at the snapshot: they say so, as a load does. */
+	if (o->restore)
+		cmd_note_snapshot_loaded(s, o->restore);
 	if (o->gdb) {
 		struct gdbstub *g;
 

@@ -137,6 +137,40 @@ int snapshot_load(struct session *s, const char *path, struct snapshot_result *r
 
 /* --- --restore ------------------------------------------------------------------- */
 
+/*
+ * The kernel names symbols and is what --reboot boots again: it must be the one the
+ * snapshot was saved with. --kernel FILE (the kernel moved) or the recorded path, checked
+ * against the recorded id; a missing kernel only costs the symbols.
+ */
+static int pick_kernel(struct snap_state *st, struct vm_config *cfg, char *err, size_t errlen)
+{
+	const char *saved = st->cfg.kernel, *saved_id = st->cfg.kernel_id;
+	char id[KERNEL_ID_MAX], why[256];
+
+	if (cfg->kernel) {
+		if (kernel_id(cfg->kernel, id, sizeof(id), why, sizeof(why)))
+			return snprintf(err, errlen, "--kernel: %s", why), -ENOENT;
+		if (saved_id[0] && strcmp(id, saved_id))
+			return snprintf(err, errlen, "--kernel %s is not the snapshot's kernel: it has "
+					"%s, the snapshot was saved with %s (%s)", cfg->kernel, id,
+					saved_id, saved[0] ? saved : "?"), -EINVAL;
+		return 0;
+	}
+	if (!saved[0])
+		return 0;
+	if (kernel_id(saved, id, sizeof(id), why, sizeof(why))) {
+		log_info("the snapshot's kernel %s is not readable: no symbols (--kernel FILE names "
+			 "it)", saved);
+		return 0;
+	}
+	if (saved_id[0] && strcmp(id, saved_id))
+		return snprintf(err, errlen, "the snapshot's kernel %s has changed: it has %s, the "
+				"snapshot was saved with %s (--kernel FILE names that kernel)", saved,
+				id, saved_id), -EINVAL;
+	cfg->kernel = saved;
+	return 0;
+}
+
 int snapshot_restore_config(struct session *s, struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct snap_state *st = state(s);
@@ -158,15 +192,7 @@ int snapshot_restore_config(struct session *s, struct vm_config *cfg, char *err,
 	cfg->initrd = st->cfg.initrd[0] ? st->cfg.initrd : NULL;
 	cfg->append = NULL;
 	cfg->cpuid_filter = NULL;
-	/* The kernel only names symbols now: --kernel overrides the saved path. */
-	if (!cfg->kernel && st->cfg.kernel[0]) {
-		if (access(st->cfg.kernel, R_OK) == 0)
-			cfg->kernel = st->cfg.kernel;
-		else
-			log_info("the snapshot's kernel %s is not readable: no symbols "
-				 "(--kernel FILE names them)", st->cfg.kernel);
-	}
-	return 0;
+	return pick_kernel(st, cfg, err, errlen);
 }
 
 int snapshot_restore_machine(struct session *s, char *err, size_t errlen)

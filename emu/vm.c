@@ -568,8 +568,31 @@ int vm_load(struct vm *vm, char *err, size_t errlen)
 	if (r)
 		return r;
 	vm_load_symbols(vm);
+	vm_note_kernel(vm, NULL);
 	log_debug("kernel command line: %s", vm->cmdline);
 	return 0;
+}
+
+/* realpath, or PATH as given when it cannot be resolved (a missing file). */
+static char *abs_path(const char *path)
+{
+	char *p = realpath(path, NULL);
+
+	return p ? p : strdup(path);
+}
+
+void vm_note_kernel(struct vm *vm, const char *saved_path)
+{
+	char err[256];
+
+	free(vm->kernel_path);
+	free(vm->initrd_path);
+	vm->kernel_path = vm->cfg.kernel ? abs_path(vm->cfg.kernel)
+			  : saved_path && saved_path[0] ? strdup(saved_path) : NULL;
+	vm->initrd_path = vm->cfg.initrd ? abs_path(vm->cfg.initrd) : NULL;
+	if (vm->cfg.kernel && !vm->kernel_id[0] &&
+	    kernel_id(vm->cfg.kernel, vm->kernel_id, sizeof(vm->kernel_id), err, sizeof(err)))
+		log_debug("%s", err);
 }
 
 int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen)
@@ -757,6 +780,8 @@ void vm_destroy(struct vm *vm)
 	symtab_free(&vm->syms);
 	free(vm->cpuid);
 	free(vm->cmdline);
+	free(vm->kernel_path);
+	free(vm->initrd_path);
 	gm_free(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -16,6 +16,7 @@
 #include "bus.h"
 #include "guest_mem.h"
 #include "hostbuf.h"
+#include "kernel_id.h"
 #include "loader.h"
 #include "pm.h"
 #include "symbols.h"
@@ -83,6 +84,9 @@ struct vm {
 	struct bus pio, mmio;
 	struct boot_info boot;
 	char *cmdline;
+	/* Absolute (realpath at start, as given when missing): what a snapshot records. */
+	char *kernel_path, *initrd_path;
+	char kernel_id[KERNEL_ID_MAX]; /* kernel_id.h; "" unknown (an older snapshot's kernel) */
 	bool initrd_idle;          /* vmdbg added rdinit=/idle: /idle goes after the initrd */
 	/* Can guest user space make system calls here? Probed (kvm_probe.h) before a Linux boot with an initrd. */
 	enum { VM_SYSCALL_UNPROBED, VM_SYSCALL_WORKS, VM_SYSCALL_FAILS } guest_syscall;
@@ -143,6 +147,12 @@ int vm_start(struct vm *vm, char *err, size_t errlen);
 int vm_create_vcpus(struct vm *vm, bool restoring, char *err, size_t errlen);
 /* Kernel symbols from the ELF's .symtab or a System.map beside it (cfg.kernel). */
 void vm_load_symbols(struct vm *vm);
+/*
+ * Record the kernel and initrd as absolute paths, and the kernel's id unless one is set
+ * (a restore sets the snapshot's first). Without cfg.kernel (a restored snapshot's kernel
+ * is missing) SAVED_PATH is kept, so a later snapshot still names it.
+ */
+void vm_note_kernel(struct vm *vm, const char *saved_path);
 void vm_destroy(struct vm *vm);
 
 /* Pause every vCPU and wait until each has parked; nests. Resume undoes one pause. */

@@ -20,8 +20,12 @@
 #define RAM_CHUNK (1ULL << 20) /* bytes copied at a time (breakpoints hidden in the copy) */
 
 /* CONF fields. */
+/*
+ * New fields are added at the end: a reader skips what it does not know, and reads a file
+ * without them (older vmdbg) with a default, so the format version stays 1.
+ */
 enum { CONF_MEM = 1, CONF_NCPUS, CONF_KERNEL, CONF_INITRD, CONF_CMDLINE, CONF_PVM, CONF_NR_MMIO,
-       CONF_VERSION, CONF_INITRD_IDLE };
+       CONF_VERSION, CONF_INITRD_IDLE, CONF_KERNEL_ID };
 /* VCPU fields (vm_snap.h) are restored in the order of restore_vcpu's table, after
  * QEMU's: MSRs after the segment registers, the LAPIC after APIC_BASE, events after
  * the MP state. */
@@ -313,13 +317,14 @@ void vm_snap_save_config(struct vm *vm, struct snap_writer *w)
 	snap_section_begin(w, SNAP_CONF, 0);
 	snap_field(w, CONF_MEM, &mem, sizeof(mem));
 	snap_field(w, CONF_NCPUS, &ncpus, sizeof(ncpus));
-	field_str(w, CONF_KERNEL, vm->cfg.kernel);
-	field_str(w, CONF_INITRD, vm->cfg.initrd);
+	field_str(w, CONF_KERNEL, vm->kernel_path ? vm->kernel_path : vm->cfg.kernel);
+	field_str(w, CONF_INITRD, vm->initrd_path ? vm->initrd_path : vm->cfg.initrd);
 	field_str(w, CONF_CMDLINE, vm->cmdline);
 	snap_field(w, CONF_PVM, &pvm, sizeof(pvm));
 	snap_field(w, CONF_NR_MMIO, &nr_mmio, sizeof(nr_mmio));
 	field_str(w, CONF_VERSION, VMDBG_VERSION);
 	snap_field(w, CONF_INITRD_IDLE, &initrd_idle, sizeof(initrd_idle));
+	field_str(w, CONF_KERNEL_ID, vm->kernel_id[0] ? vm->kernel_id : NULL);
 	snap_section_end(w);
 
 	snap_section_begin(w, SNAP_CPUID, 0);
@@ -449,6 +454,8 @@ int vm_snap_read_config(const struct snap_file *f, struct vm_snap_config *cfg, c
 	get_str(s, CONF_INITRD, cfg->initrd, sizeof(cfg->initrd));
 	get_str(s, CONF_CMDLINE, cfg->cmdline, sizeof(cfg->cmdline));
 	get_str(s, CONF_VERSION, cfg->version, sizeof(cfg->version));
+	/* Older snapshots lack it: their kernel is not checked. */
+	get_str(s, CONF_KERNEL_ID, cfg->kernel_id, sizeof(cfg->kernel_id));
 	return 0;
 }
 
@@ -503,6 +510,12 @@ int vm_snap_check(struct vm *vm, const struct snap_file *f, char *err, size_t er
 			    "one has %llu MiB, %d vCPUs, %d devices)",
 			    (unsigned long long)(cfg.mem_size >> 20), cfg.ncpus, cfg.nr_mmio,
 			    (unsigned long long)(vm->mem.size >> 20), vm->ncpus, vm->nr_mmio);
+	/* Another kernel's RAM under this session's symbols (and --reboot) would mislead. */
+	if (vm->kernel_id[0] && cfg.kernel_id[0] && strcmp(vm->kernel_id, cfg.kernel_id))
+		return fail(err, errlen, -EINVAL,
+			    "the snapshot was saved with another kernel: %s (%s); this session's "
+			    "kernel %s has %s", cfg.kernel[0] ? cfg.kernel : "?", cfg.kernel_id,
+			    vm->kernel_path ? vm->kernel_path : "?", vm->kernel_id);
 	s = snap_find(f, SNAP_CPUID, 0);
 	cpuid = s ? snap_get(s, VM_SNAP_ONE_FIELD, &len) : NULL;
 	if (cpuid && len >= sizeof(head))
@@ -754,6 +767,9 @@ int vm_restore_load(struct vm *vm, const struct snap_file *f, char *err, size_t 
 	if (!vm->cmdline)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	vm->initrd_idle = cfg.initrd_idle;
+	/* The caller checked cfg.kernel against the id (cli/snapshot.c); an older file has none. */
+	snprintf(vm->kernel_id, sizeof(vm->kernel_id), "%s", cfg.kernel_id);
+	vm_note_kernel(vm, cfg.kernel);
 	if (vm->cfg.kernel)
 		vm_load_symbols(vm);
 	r = set_cpuid(vm, f);

@@ -15,7 +15,8 @@ struct vm_snap_config {
 	uint64_t mem_size;
 	uint32_t ncpus;
 	uint32_t nr_mmio;
-	char kernel[1024], initrd[1024];
+	char kernel[1024], initrd[1024]; /* absolute since kernel ids; older files: as given */
+	char kernel_id[KERNEL_ID_MAX];   /* "build-id HEX" or "sha256 HEX"; "" in older files */
 	char cmdline[4096];
 	char version[64];   /* vmdbg that wrote it */
 	bool pvm_workarounds;

@@ -333,9 +333,19 @@ long console_port_drain(struct console *c, unsigned port, void *buf, size_t max)
 int console_ctl_send(struct console *c, uint32_t id, uint16_t event, uint16_t value,
 		     const char *name)
 {
+	bool before_ready;
+
+	return console_ctl_inject(c, id, event, value, name, &before_ready);
+}
+
+int console_ctl_inject(struct console *c, uint32_t id, uint16_t event, uint16_t value,
+		       const char *name, bool *before_ready)
+{
 	int err;
 
 	virtio_mmio_lock(&c->mmio);
+	/* Read with the queueing, under the lock: the device's PORT_ADDs follow it or not. */
+	*before_ready = !c->device_ready;
 	err = con_ctl_queue(c, id, event, value, name);
 	if (!err)
 		con_deliver_ctl(c);

@@ -226,6 +226,13 @@ long console_port_drain(struct console *c, unsigned port, void *buf, size_t max)
  */
 int console_ctl_send(struct console *c, uint32_t id, uint16_t event, uint16_t value,
 		     const char *name);
+/*
+ * The same, and *BEFORE_READY tells whether the driver had not sent DEVICE_READY yet when
+ * the message was queued: then it reaches the driver ahead of the handshake (before the
+ * device's PORT_ADDs), which is a legitimate experiment but rarely the one meant.
+ */
+int console_ctl_inject(struct console *c, uint32_t id, uint16_t event, uint16_t value,
+		       const char *name, bool *before_ready);
 /* One wake byte into port 0's input. */
 int console_wake(struct console *c, uint8_t byte);
 /* "dump", "shutdown", ... or NULL for a byte with no meaning. */

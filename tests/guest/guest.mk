@@ -14,7 +14,7 @@ TG_CFLAGS := -std=gnu11 -ffreestanding -nostdlib -fno-pic -fno-pie -mcmodel=kern
 	-fno-omit-frame-pointer -fno-tree-loop-distribute-patterns -fcf-protection=none \
 	-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP
 TG_ASFLAGS := -D__ASSEMBLY__ -g -MMD -MP
-TG_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(TG_DIR)/linker.ld -Wl,--build-id=none \
+TG_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(TG_DIR)/linker.ld -Wl,--build-id=sha1 \
 	-Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack
 
 TG_C_SRC := $(wildcard $(TG_DIR)/*.c)

@@ -172,9 +172,13 @@ static void test_state_commands(void **state)
 
 	/* The device is not set up by any driver: a control message waits for a guest buffer. */
 	EXPECT("ctl send PORT_ADD 1", CMD_OK, "queued PORT_ADD id=1 value=1");
-	EXPECT("get ctl.waiting", CMD_OK, "1");
-	EXPECT("assert ctl.waiting == 1", CMD_OK, "");
-	EXPECT("assert ctl.waiting == 2", CMD_FAIL, "assert failed: ctl.waiting == 2: ctl.waiting is 1");
+	/* Still sent, but the reply says it comes ahead of the handshake. */
+	EXPECT("ctl send PORT_ADD 1", CMD_OK,
+	       "queued PORT_ADD id=1 value=1 (the driver has not sent DEVICE_READY yet:");
+	EXPECT("json ctl send PORT_ADD 1", CMD_OK, "\"before_device_ready\":true");
+	EXPECT("get ctl.waiting", CMD_OK, "3");
+	EXPECT("assert ctl.waiting == 3", CMD_OK, "");
+	EXPECT("assert ctl.waiting == 2", CMD_FAIL, "assert failed: ctl.waiting == 2: ctl.waiting is 3");
 	EXPECT("port send 1 hello", CMD_OK, "queued 5 bytes for port 1");
 	EXPECT("port send 1 hex:00ff", CMD_OK, "queued 2 bytes");
 	EXPECT("assert port.1.pending_rx == 7", CMD_OK, "");
@@ -191,6 +195,28 @@ static void test_state_commands(void **state)
 	EXPECT("xp/4c 0x1000", CMD_OK, "'A' 'B' 'C' 'D'");
 	EXPECT("xp/1dw 0x1000", CMD_OK, "1145258561");
 	assert_int_equal(run(f, "quit"), CMD_QUIT);
+}
+
+/* A snapshot load leaves a marker in `ctl log`, text and JSON; the newest 64 are kept. */
+static void test_snapshot_marker_in_ctl_log(void **state)
+{
+	struct fixture *f = *state;
+	char name[32];
+
+	cmd_note_snapshot_loaded(f->s, "probe.snap");
+	EXPECT("ctl log", CMD_OK, "control messages (time since start, s):\n"
+				  "  --- snapshot loaded probe.snap ---\n");
+	EXPECT("json ctl log", CMD_OK,
+	       "{\"marker\":\"snapshot loaded\",\"file\":\"probe.snap\",\"time\":");
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "s%d.snap", i);
+		cmd_note_snapshot_loaded(f->s, name);
+	}
+	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s69.snap ---");
+	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s6.snap ---");
+	run(f, "ctl log");
+	assert_null(strstr(f->out.buf, "probe.snap"));
+	assert_null(strstr(f->out.buf, "s5.snap"));
 }
 
 static void test_json(void **state)
@@ -362,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_and_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_marker_in_ctl_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),

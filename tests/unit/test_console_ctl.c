@@ -79,6 +79,30 @@ static void test_device_ready_queues_port_add_for_each_port(void **state)
 	assert_true(h->con->device_ready);
 }
 
+/*
+ * A host message injected before the driver's DEVICE_READY is queued and delivered all the
+ * same (an experiment), and the injector learns that it came ahead of the handshake.
+ */
+static void test_injection_before_device_ready_is_sent_and_said(void **state)
+{
+	struct vqh *h = ready(state);
+	struct msg m[8];
+	bool before;
+
+	assert_int_equal(console_ctl_inject(h->con, 1, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, &before), 0);
+	assert_true(before);
+	assert_int_equal(recv_all(h, m, 8), 1);
+	expect(&m[0], 1, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+	vqh_ctl_send(h, VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	assert_int_equal(recv_all(h, m, 8), 3);
+	assert_int_equal(console_ctl_inject(h->con, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, &before), 0);
+	assert_false(before);
+	/* A driver reset starts the handshake over. */
+	vqh_wr32(h, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(console_ctl_inject(h->con, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, &before), 0);
+	assert_true(before);
+}
+
 static void test_device_ready_id_is_ignored(void **state)
 {
 	struct vqh *h = ready(state);
@@ -539,6 +563,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 		T(test_device_ready_queues_port_add_for_each_port),
+		T(test_injection_before_device_ready_is_sent_and_said),
 		T(test_device_ready_id_is_ignored),
 		T(test_device_ready_repeat_is_ignored),
 		T(test_device_ready_with_other_values_is_ignored),

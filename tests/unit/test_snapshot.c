@@ -271,6 +271,7 @@ static void fake_vm_free(struct fake_vm *f)
 	uart_destroy(f->vm.com1);
 	uart_destroy(f->vm.com2);
 	free(f->vm.cmdline);
+	free(f->vm.kernel_path);
 	free(f->vm.cpuid);
 	free(f->ram);
 	free(f);
@@ -381,6 +382,47 @@ static void test_config_and_cpuid_round_trip(void **state)
 	snap_close(sf);
 	free(sf);
 	fake_vm_free(f);
+}
+
+/*
+ * The kernel is recorded by its absolute path and id; a session refuses a snapshot of
+ * another kernel, naming both ids, and takes one whose file or session has no id.
+ */
+static void test_kernel_path_and_id(void **state)
+{
+	struct fake_vm *f = fake_vm_new(1), *g = fake_vm_new(1);
+	struct snap_file *sf = calloc(1, sizeof(*sf));
+	struct vm_snap_config cfg;
+	struct vm_snap_stats st;
+	char err[512] = "";
+
+	f->vm.kernel_path = strdup("/work/build/vmlinux");
+	strcpy(f->vm.kernel_id, "build-id 0123abcd");
+	assert_int_equal(snap_open(sf, write_machine(f, OMIT_NONE, &st), err, sizeof(err)), 0);
+	assert_int_equal(vm_snap_read_config(sf, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.kernel, "/work/build/vmlinux"); /* not cfg.kernel as given */
+	assert_string_equal(cfg.kernel_id, "build-id 0123abcd");
+	assert_int_equal(vm_snap_check(&f->vm, sf, err, sizeof(err)), 0);
+	g->vm.kernel_path = strdup("/elsewhere/vmlinux");
+	strcpy(g->vm.kernel_id, "build-id 4567ef01");
+	assert_int_equal(vm_snap_check(&g->vm, sf, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "another kernel"));
+	assert_non_null(strstr(err, "/work/build/vmlinux (build-id 0123abcd)"));
+	assert_non_null(strstr(err, "/elsewhere/vmlinux has build-id 4567ef01"));
+	g->vm.kernel_id[0] = 0; /* restored from an older snapshot: nothing to compare */
+	assert_int_equal(vm_snap_check(&g->vm, sf, err, sizeof(err)), 0);
+	snap_close(sf);
+	/* An older vmdbg's file has no id: read as "", loaded into any session. */
+	f->vm.kernel_id[0] = 0;
+	strcpy(g->vm.kernel_id, "build-id 4567ef01");
+	assert_int_equal(snap_open(sf, write_machine(f, OMIT_NONE, &st), err, sizeof(err)), 0);
+	assert_int_equal(vm_snap_read_config(sf, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.kernel_id, "");
+	assert_int_equal(vm_snap_check(&g->vm, sf, err, sizeof(err)), 0);
+	snap_close(sf);
+	free(sf);
+	fake_vm_free(f);
+	fake_vm_free(g);
 }
 
 static void test_ram_is_sparse_and_round_trips(void **state)
@@ -638,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_file_appears_only_when_complete),
 		cmocka_unit_test(test_unreadable_and_empty_files_are_named),
 		cmocka_unit_test(test_config_and_cpuid_round_trip),
+		cmocka_unit_test(test_kernel_path_and_id),
 		cmocka_unit_test(test_ram_is_sparse_and_round_trips),
 		cmocka_unit_test(test_bad_ram_runs_are_refused),
 		cmocka_unit_test(test_each_missing_section_is_named),
