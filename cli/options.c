@@ -162,7 +162,7 @@ const struct opt_def options_table[] = {
 	  "print vmdbg's version and its snapshot format version, then exit 0" },
 	/* Hidden: `make` writes build/vmdbg.1 and `make readme` the README's reference with it. */
 	{ "reference", OPT_REFERENCE, "FORMAT", NULL,
-	  "print the reference: `man` (the man page), `options.md` or `commands.md` (README)" },
+	  "print the reference: `man` (the man page), `options.md`, `commands.md` or `exits.md` (README)" },
 };
 const size_t options_count = sizeof(options_table) / sizeof(options_table[0]);
 

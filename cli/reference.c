@@ -241,6 +241,17 @@ static void md_options(FILE *out)
 	}
 }
 
+/* The README's "Exit status" table, from the rows the man page's EXIT STATUS uses. */
+static void md_exits(FILE *out)
+{
+	fputs("| status | meaning |\n|---|---|\n", out);
+	for (int i = 0; options_exits[i].status >= 0; i++) {
+		fprintf(out, "| %d | ", options_exits[i].status);
+		md_cell(out, options_exits[i].doc);
+		fputs(" |\n", out);
+	}
+}
+
 /* --- the command reference -------------------------------------------------------------- */
 
 /* "cont|c|continue" as "`cont`, `c`, `continue`". */
@@ -365,6 +376,8 @@ int reference_print(const char *format, const char *version, FILE *out)
 		md_options(out);
 	else if (!strcmp(format, "commands.md"))
 		commands(out, FMT_MD);
+	else if (!strcmp(format, "exits.md"))
+		md_exits(out);
 	else
 		return -EINVAL;
 	return 0;

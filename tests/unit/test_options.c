@@ -225,7 +225,7 @@ static void reference_option(void **state)
 	assert_int_equal(parse("--reference=commands.md", NULL), 0);
 	assert_string_equal(opts.reference, "commands.md");
 	assert_int_not_equal(parse("--reference", "pdf", NULL), 0);
-	expect_error("--reference 'pdf': expected one of man,options.md,commands.md");
+	expect_error("--reference 'pdf': expected one of man,options.md,commands.md,exits.md");
 	assert_int_equal(parse("-h", NULL), 0);
 	assert_true(opts.help);
 }

@@ -141,6 +141,13 @@ static void markdown_escapes(void **state)
 	print("commands.md");
 	assert_non_null(strstr(text, "(\"\\n\", \"\\x01\")")); /* a backslash before a letter stays */
 	assert_non_null(strstr(text, "OP one of == != < <= > >="));
+	print("exits.md");
+	for (int i = 0; options_exits[i].status >= 0; i++) {
+		char row[16];
+
+		snprintf(row, sizeof(row), "\n| %d | ", options_exits[i].status & 0xff);
+		assert_non_null(strstr(text, row));
+	}
 }
 
 static void unknown_format(void **state)

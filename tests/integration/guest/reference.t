@@ -75,6 +75,6 @@ like "$TMP/check" '^\+- `wait stop \[TIMEOUT\]`' "the check shows the missing te
 # Bad input: one line, exit 2.
 timeout 10 "$VMDBG" --reference pdf >"$TMP/bad" 2>&1
 is "$?:$(grep -c . "$TMP/bad")" "2:1" "--reference pdf: exit 2, one line"
-like "$TMP/bad" "^vmdbg: --reference 'pdf': expected one of man,options.md,commands.md" \
+like "$TMP/bad" "^vmdbg: --reference 'pdf': expected one of man,options.md,commands.md,exits.md" \
 	"--reference pdf: names the formats"
 done_testing
