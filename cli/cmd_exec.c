@@ -11,31 +11,6 @@
 #include "emu/pagewalk.h"
 #include "session.h"
 
-static const char *exit_name(uint32_t r)
-{
-	static const char *const names[] = {
-		[KVM_EXIT_UNKNOWN] = "unknown",	      [KVM_EXIT_EXCEPTION] = "exception",
-		[KVM_EXIT_IO] = "io",		      [KVM_EXIT_HYPERCALL] = "hypercall",
-		[KVM_EXIT_DEBUG] = "debug",	      [KVM_EXIT_HLT] = "hlt",
-		[KVM_EXIT_MMIO] = "mmio",	      [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
-		[KVM_EXIT_SHUTDOWN] = "shutdown",     [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
-		[KVM_EXIT_INTR] = "intr",	      [KVM_EXIT_SET_TPR] = "set_tpr",
-		[KVM_EXIT_TPR_ACCESS] = "tpr_access", [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
-		[KVM_EXIT_SYSTEM_EVENT] = "system_event",
-	};
-
-	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "other";
-}
-
-static const char *cpu_mode(const struct kvm_sregs *sr)
-{
-	if (!(sr->cr0 & 1))
-		return "real";
-	if (sr->efer & (1u << 10))
-		return sr->cs.l ? "long" : "compat";
-	return "protected";
-}
-
 /* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
 static void adopt_break_on(struct cmd_ctx *c)
 {
@@ -198,55 +173,6 @@ static int cmd_step(struct cmd_ctx *c)
 	} else {
 		OUT("cpu %d: 0x%016" PRIx64 " %s\n", cpu, rip, sym);
 	}
-	return CMD_OK;
-}
-
-static int cmd_info_cpus(struct cmd_ctx *c)
-{
-	struct vm *vm = &c->s->vm;
-	bool paused;
-
-	cmd_pause_brief(c);
-	/* Paused by someone other than this brief pause? */
-	pthread_mutex_lock(&vm->lock);
-	paused = vm->pause_depth > 1;
-	pthread_mutex_unlock(&vm->lock);
-	if (c->json)
-		jw_arr(c->out, NULL);
-	for (int i = 0; i < vm->ncpus; i++) {
-		struct kvm_regs r = { 0 };
-		struct kvm_sregs sr = { 0 };
-		char sym[160];
-		int halted = debug_cpu_halted(vm, i);
-		const char *state = paused ? "paused" : halted == 1 ? "halted" : "running";
-
-		vm_get_regs(vm, i, &r);
-		vm_get_sregs(vm, i, &sr);
-		symtab_format(&vm->syms, r.rip, sym, sizeof(sym));
-		if (c->json) {
-			jw_obj(c->out, NULL);
-			jw_i64(c->out, "cpu-index", i);
-			jw_bool(c->out, "current", i == c->cs->cur_cpu);
-			jw_str(c->out, "state", state);
-			jw_bool(c->out, "halted", halted == 1);
-			jw_str(c->out, "last_exit", exit_name(vm->vcpus[i].last_exit_reason));
-			jw_u64(c->out, "exits", vm->vcpus[i].exits);
-			jw_u64(c->out, "rip", r.rip);
-			jw_str(c->out, "symbol", sym);
-			jw_str(c->out, "mode", cpu_mode(&sr));
-			jw_i64(c->out, "cpl", sr.cs.selector & 3);
-			jw_end(c->out);
-		} else {
-			OUT("%c CPU #%d: %-7s%s last_exit=%s exits=%llu rip=0x%016llx %s mode=%s cpl=%d\n",
-			    i == c->cs->cur_cpu ? '*' : ' ', i, state, halted == 1 && paused ? " (hlt)" : "",
-			    exit_name(vm->vcpus[i].last_exit_reason),
-			    (unsigned long long)vm->vcpus[i].exits, (unsigned long long)r.rip, sym,
-			    cpu_mode(&sr), sr.cs.selector & 3);
-		}
-	}
-	if (c->json)
-		jw_end(c->out);
-	cmd_resume_brief(c);
 	return CMD_OK;
 }
 
@@ -694,8 +620,15 @@ const struct cmd_def cmd_exec_table[] = {
 	  "step 0 10", "    `step N` steps the current CPU. An empty line repeats it.", 0, 2, "cpu",
 	  CMD_F_VM | CMD_F_REPEAT, cmd_step },
 	{ "info cpus", NULL, "info cpus",
-	  "per vCPU: state, last exit, RIP and symbol, mode, CPL (a brief pause reads them)",
-	  "info cpus", NULL, 0, 0, NULL, CMD_F_VM, cmd_info_cpus },
+	  "per vCPU: state, RIP and symbol, mode, CPL, exits, what the last exit was",
+	  "info cpus",
+	  "    States: running, halted (in HLT), wait-for-sipi (an AP the guest has not started),\n"
+	  "    paused, paused (halted), at breakpoint N / at watchpoint N (the REPL's numbers; `at\n"
+	  "    gdb breakpoint` for gdb's), stepped. exits= is KVM's own count of every exit, live;\n"
+	  "    the part that reached vmdbg follows in parentheses. The last exit is named by what\n"
+	  "    vmdbg made of it: io, mmio, breakpoint, step, `completed int3 in userspace` (an\n"
+	  "    instruction PVM cannot emulate), ... A brief pause reads the registers.",
+	  0, 0, NULL, CMD_F_VM, cmd_info_cpus },
 	{ "cpu", NULL, "cpu CPU", "set the current vCPU (the default for regs, x, bt, step, ...)",
 	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM, cmd_cpu },
 	{ "quit", "q|exit", "quit", "end the session (the guest is stopped)", "quit", NULL, 0, 0, NULL,

@@ -205,6 +205,9 @@ void repl_script_done(struct session *s);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);
+/* info cpus, and one vCPU's state in its words for `get cpu.N.state` (cmd_cpus.c). */
+int cmd_info_cpus(struct cmd_ctx *c);
+int cmd_cpu_state(struct cmd_ctx *c, int cpu, char *buf, size_t n);
 
 /* debug stop listener (cmd_exec.c) */
 void cmd_debug_listen(struct cmd_state *cs);

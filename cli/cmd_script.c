@@ -244,8 +244,10 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 				return cmd_error(c, "get: vCPU '%s' does not exist (the VM has %d)", n,
 						 c->s->vm.ncpus);
 		}
-		if (!strcmp(f + 1, "state"))
-			return STR(vm_is_paused(&c->s->vm) ? "paused" : "running");
+		if (!strcmp(f + 1, "state")) {
+			*is_num = false;
+			return cmd_cpu_state(c, (int)idx, str, strn);
+		}
 		cmd_pause_brief(c);
 		r = cmd_read_reg(c->s, (int)idx, f + 1, num);
 		cmd_resume_brief(c);

@@ -580,6 +580,15 @@ static void thread_extra(struct gdbstub *g, int cpu, char *buf, size_t size)
 		else
 			mode = s.cs.db ? "32-bit" : "16-bit";
 	}
+	uint32_t mp;
+
+	/* An AP the guest has not started sits at the reset vector: its mode says nothing. */
+	if (vm_get_mp_state(g->vm, cpu, &mp) == 0 &&
+	    (mp == KVM_MP_STATE_UNINITIALIZED || mp == KVM_MP_STATE_INIT_RECEIVED)) {
+		snprintf(buf, size, "vCPU %d %s, wait-for-sipi (not started by the guest)", cpu,
+			 g->running ? "running" : "stopped");
+		return;
+	}
 	snprintf(buf, size, "vCPU %d %s, %s, CPL %u%s", cpu, g->running ? "running" : "stopped",
 		 mode, s.cs.dpl, halted == 1 ? ", halted" : "");
 }
