@@ -280,10 +280,39 @@ static void dump_chain(struct cmd_ctx *c, const struct guest_mem *gm, const stru
 	}
 }
 
+/* The summary lists this many outstanding chains, one line each. */
+#define SUMMARY_CHAINS 16
+
+/* One line for the chain at HEAD: descriptors, bytes, which way, where it starts. */
+static void chain_line(struct cmd_ctx *c, const struct vdesc *d, unsigned size, unsigned slot,
+		       uint16_t head)
+{
+	unsigned i = head, n = 0, wr = 0;
+	uint64_t bytes = 0;
+	const char *bad = "";
+
+	while (!*bad) {
+		if (i >= size) {
+			bad = "  !! next index out of range";
+			break;
+		}
+		bytes += d[i].len;
+		wr += !!(d[i].flags & VRING_DESC_F_WRITE);
+		if (++n > size)
+			bad = "  !! loop";
+		if (!(d[i].flags & VRING_DESC_F_NEXT))
+			break;
+		i = d[i].next;
+	}
+	OUT("    avail[%u] -> head %u: %u desc, %llu bytes %s, first at 0x%llx%s\n", slot, head, n,
+	    (unsigned long long)bytes, wr == n ? "device-writable" : wr ? "mixed" : "device-readable",
+	    head < size ? (unsigned long long)d[head].addr : 0ULL, bad);
+}
+
 static int cmd_vq_dump(struct cmd_ctx *c)
 {
 	unsigned q;
-	const char *part = "all";
+	const char *part = "summary";
 	struct virtio_mmio *t = &c->s->console.mmio;
 	const struct guest_mem *gm = c->s->console.gm;
 	struct virtqueue *vq;
@@ -291,21 +320,30 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 	unsigned size;
 	uint16_t aflags = 0, aidx = 0, uflags = 0, uidx = 0, used_event = 0, avail_event = 0;
 	bool ok_desc, ok_avail, ok_used, all, want_desc, want_avail, want_used, want_chains;
+	bool summary, full;
+	unsigned shown, skipped;
 
 	if (arg_queue(c, c->argv[0], &q))
 		return CMD_ERR;
 	if (c->argc >= 2)
 		part = c->argv[1];
 	if (strcmp(part, "desc") && strcmp(part, "avail") && strcmp(part, "used") &&
-	    strcmp(part, "chains") && strcmp(part, "all"))
-		return cmd_error(c, "vq dump: unknown part '%s' (desc, avail, used, chains or all)", part);
+	    strcmp(part, "chains") && strcmp(part, "all") && strcmp(part, "summary"))
+		return cmd_error(c, "vq dump: unknown part '%s' (summary, desc, avail, used, chains or all)",
+				 part);
 	if (arg_dev(c, c->argc >= 3 ? c->argv[2] : NULL))
 		return CMD_ERR;
+	/* JSON is for programs: complete, every slot, whatever the text would leave out. */
+	if (c->json && !strcmp(part, "summary"))
+		part = "all";
+	summary = !strcmp(part, "summary");
 	all = !strcmp(part, "all");
+	/* Text shows the slots the guest wrote; `all` (and JSON) every slot of the queue. */
+	full = all || c->json;
 	want_desc = all || !strcmp(part, "desc");
-	want_avail = all || !strcmp(part, "avail");
-	want_used = all || !strcmp(part, "used");
-	want_chains = all || !strcmp(part, "chains");
+	want_avail = all || summary || !strcmp(part, "avail");
+	want_used = all || summary || !strcmp(part, "used");
+	want_chains = all || summary || !strcmp(part, "chains");
 	d = calloc(VQ_MAX_SIZE, sizeof(*d));
 	if (!d)
 		return cmd_error(c, "vq dump: out of memory");
@@ -356,9 +394,15 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			    (unsigned long long)vq->desc_gpa, 16 * size);
 		else
 			OUT("  descriptor table:\n");
+		skipped = 0;
 		for (unsigned i = 0; ok_desc && i < size; i++) {
 			char fl[40];
 
+			/* A free descriptor keeps its free-list link in next: empty is no buffer. */
+			if (!full && !d[i].addr && !d[i].len) {
+				skipped++;
+				continue;
+			}
 			flag_names(d[i].flags, fl, sizeof(fl));
 			if (c->json) {
 				jw_obj(c->out, NULL);
@@ -378,6 +422,9 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		}
 		if (c->json)
 			jw_end(c->out);
+		else if (skipped)
+			OUT("    (%u empty descriptors (addr 0, len 0) not shown: `vq dump %u all` shows every slot)\n",
+			    skipped, q);
 	}
 	if (want_avail) {
 		if (c->json) {
@@ -392,15 +439,20 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			OUT("  avail ring: flags 0x%x%s idx %u used_event %u\n", aflags,
 			    aflags & VRING_AVAIL_F_NO_INTERRUPT ? " (NO_INTERRUPT)" : "", aidx, used_event);
 		}
-		for (unsigned i = 0; ok_avail && i < size; i++) {
+		/* Slots at and past idx were never written until the ring wraps. */
+		shown = summary ? 0 : full || aidx >= size ? size : aidx;
+		for (unsigned i = 0; ok_avail && i < shown; i++) {
 			uint16_t e = 0;
 
 			gm_read(gm, vq->avail_gpa + 4 + 2ULL * i, &e, 2);
 			if (c->json)
 				jw_u64(c->out, NULL, e);
 			else
-				OUT("%s%4u%s", i % 16 == 0 ? "    " : " ", e, i % 16 == 15 || i == size - 1 ? "\n" : "");
+				OUT("%s%4u%s", i % 16 == 0 ? "    " : " ", e, i % 16 == 15 || i == shown - 1 ? "\n" : "");
 		}
+		if (!c->json && ok_avail && !summary && shown < size)
+			OUT("    (slots %u..%u not written yet: `vq dump %u all` shows every slot)\n", shown,
+			    size - 1, q);
 		if (c->json) {
 			jw_end(c->out);
 			jw_end(c->out);
@@ -418,7 +470,8 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		} else {
 			OUT("  used ring: flags 0x%x idx %u avail_event %u\n", uflags, uidx, avail_event);
 		}
-		for (unsigned i = 0; ok_used && i < size; i++) {
+		shown = summary ? 0 : full || uidx >= size ? size : uidx;
+		for (unsigned i = 0; ok_used && i < shown; i++) {
 			uint32_t e[2] = { 0, 0 };
 
 			gm_read(gm, vq->used_gpa + 4 + 8ULL * i, e, 8);
@@ -429,9 +482,12 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 				jw_end(c->out);
 			} else {
 				OUT("%s%3u:%-5u%s", i % 8 == 0 ? "    " : " ", e[0], e[1],
-				    i % 8 == 7 || i == size - 1 ? "\n" : "");
+				    i % 8 == 7 || i == shown - 1 ? "\n" : "");
 			}
 		}
+		if (!c->json && ok_used && !summary && shown < size)
+			OUT("    (slots %u..%u not written yet: `vq dump %u all` shows every slot)\n", shown,
+			    size - 1, q);
 		if (c->json) {
 			jw_end(c->out);
 			jw_end(c->out);
@@ -443,8 +499,8 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		if (c->json)
 			jw_arr(c->out, "chains");
 		else
-			OUT("  outstanding chains (avail idx %u - last_avail_idx %u = %u):\n", aidx,
-			    vq->last_avail_idx, pend);
+			OUT("  outstanding chains (avail idx %u - last_avail_idx %u = %u)%s\n", aidx,
+			    vq->last_avail_idx, pend, pend ? ":" : "");
 		if (ok_avail && ok_desc && pend > size && !c->json)
 			OUT("    !! avail idx is %u ahead: more than the queue size\n", pend);
 		for (unsigned k = 0; ok_avail && ok_desc && k < pend && k < size; k++) {
@@ -452,6 +508,14 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			unsigned slot = (vq->last_avail_idx + k) % size;
 
 			gm_read(gm, vq->avail_gpa + 4 + 2ULL * slot, &head, 2);
+			if (summary) {
+				if (k < SUMMARY_CHAINS)
+					chain_line(c, d, size, slot, head);
+				else if (k == SUMMARY_CHAINS)
+					OUT("    ... %u more (`vq dump %u chains` walks each with its bytes)\n",
+					    (pend < size ? pend : size) - k, q);
+				continue;
+			}
 			if (c->json) {
 				jw_obj(c->out, NULL);
 				jw_u64(c->out, "avail_slot", slot);
@@ -468,6 +532,10 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		}
 		if (c->json)
 			jw_end(c->out);
+		else if (summary)
+			OUT("  taken by the device, not yet returned: %u chain(s)\n"
+			    "  (`vq dump %u all` for the descriptor table and every ring slot)\n",
+			    vq->inuse, q);
 	}
 	virtio_mmio_unlock(t);
 	if (c->json)
@@ -885,12 +953,17 @@ const struct cmd_def cmd_virtio_table[] = {
 	  "per queue: size, ready, ring addresses, guest avail idx, last_avail_idx, used_idx, inuse, "
 	  "notifies, interrupts",
 	  "vq list", NULL, 0, 1, NULL, 0, cmd_vq_list },
-	{ "vq dump", NULL, "vq dump Q [desc|avail|used|chains|all] [DEV]",
-	  "the descriptor table, both rings and every outstanding chain with its bytes",
-	  "vq dump 3 chains",
-	  "    Read under the device lock: coherent while the guest runs. Broken links, loops and\n"
-	  "    addresses outside RAM are flagged with !!.",
-	  1, 3, "q|words:desc,avail,used,chains,all", 0, cmd_vq_dump },
+	{ "vq dump", NULL, "vq dump Q [summary|desc|avail|used|chains|all] [DEV]",
+	  "what is in flight on queue Q (default), or its descriptor table, rings, chains, or all",
+	  "vq dump 3 used",
+	  "    summary (default): the indices, both rings' flags and idx, every chain the guest\n"
+	  "    published that the device has not taken (walked, with its bytes), and how many the\n"
+	  "    device holds. desc, avail and used show the slots the guest wrote (non-zero\n"
+	  "    descriptors; ring slots below idx until the ring wraps); all shows everything, every\n"
+	  "    slot. JSON is always complete: every slot of the parts asked for, all parts by\n"
+	  "    default. Read under the device lock: coherent while the guest runs. Broken links,\n"
+	  "    loops and addresses outside RAM are flagged with !!.",
+	  1, 3, "q|words:summary,desc,avail,used,chains,all", 0, cmd_vq_dump },
 	{ "port list", "info ports", "port list",
 	  "per port: name, console, readied, guest/host open, rx buffers, pending rx, host tx, counters",
 	  "port list", NULL, 0, 0, NULL, 0, cmd_port_list },
