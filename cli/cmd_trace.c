@@ -57,12 +57,29 @@ static void trace_out(struct cmd_state *cs, const char *line)
 	}
 }
 
+/*
+ * " rip=0x... symbol+0x1d" of the vCPU on whose thread the event happens (its exit caused
+ * it: an access, a notify and what the device did about it); empty on any other thread.
+ */
+static void guest_rip(struct cmd_state *cs, char *buf, size_t n)
+{
+	struct vcpu *v = vcpu_current();
+	struct kvm_regs r;
+	char sym[160];
+
+	buf[0] = 0;
+	if (!v || v->vm != &cs->s->vm || vm_get_regs(v->vm, v->id, &r))
+		return;
+	symtab_format(&v->vm->syms, r.rip, sym, sizeof(sym));
+	snprintf(buf, n, " rip=0x%llx %s", (unsigned long long)r.rip, sym);
+}
+
 static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
 		     unsigned len, bool is_write)
 {
 	struct cmd_state *cs = opaque;
 	uint64_t v = 0;
-	char line[256];
+	char line[448], rip[200];
 	const struct vm *vm = &cs->s->vm;
 
 	if (!(cs->trace_mask & (is_mmio ? TRACE_MMIO : TRACE_PIO)))
@@ -89,6 +106,8 @@ static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const v
 		snprintf(line, sizeof(line), "cpu%d pio %s 0x%" PRIx64 " %s 0x%" PRIx64 " (%u)", cpu,
 			 is_write ? "out" : "in", addr, is_write ? "=" : "->", v, len);
 	}
+	guest_rip(cs, rip, sizeof(rip));
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s", rip);
 	trace_out(cs, line);
 }
 
@@ -154,7 +173,7 @@ static void describe_event(const struct console_event *ev, char *buf, size_t n)
 
 void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev)
 {
-	char what[320], why[64];
+	char what[320], why[64], line[560], rip[200];
 	unsigned bit = ev->kind == CONSOLE_EV_CTL_FROM_GUEST || ev->kind == CONSOLE_EV_CTL_TO_GUEST
 			       ? TRACE_CTL
 		       : ev->kind == CONSOLE_EV_IRQ ? TRACE_IRQ
@@ -162,8 +181,16 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 						       : TRACE_VQ;
 
 	describe_event(ev, what, sizeof(what));
-	if (cs->trace_mask & bit)
-		trace_out(cs, what);
+	if (cs->trace_mask & bit) {
+		struct vcpu *v = vcpu_current();
+
+		guest_rip(cs, rip, sizeof(rip));
+		if (v && rip[0])
+			snprintf(line, sizeof(line), "%s cpu%d%s", what, v->id, rip);
+		else
+			snprintf(line, sizeof(line), "%s", what);
+		trace_out(cs, line);
+	}
 	if (cmd_break_on_match(cs, ev, why, sizeof(why))) {
 		vm_request_pause(&cs->s->vm);
 		cmd_notice_break_on(cs, "%s: %s: all vCPUs stopped (`resume` continues)", why, what);
@@ -391,7 +418,10 @@ const struct cmd_def cmd_trace_table[] = {
 	{ "trace", NULL, "trace on|off [mmio,ctl,vq,irq,pio] [FILE]",
 	  "log each event with a timestamp and vCPU, registers decoded (default classes: "
 	  "mmio,ctl,vq,irq)",
-	  "trace on ctl,mmio /tmp/trace.log", "    Without FILE the lines are printed.", 1, 3,
+	  "trace on ctl,mmio /tmp/trace.log",
+	  "    Without FILE the lines are printed. An event a vCPU caused (its port or MMIO\n"
+	  "    access, a notify and what the device did about it) ends with that vCPU and its\n"
+	  "    guest RIP and symbol: `cpu0 rip=0xffffffff81234567 vp_notify+0x1d`.", 1, 3,
 	  "words:on,off|words:mmio,ctl,vq,irq,pio,all", 0, cmd_trace },
 	{ "break-on list", NULL, "break-on list", "the device-event breakpoints and their hits",
 	  "break-on list", NULL, 0, 0, NULL, 0, cmd_break_on_list },
