@@ -359,6 +359,16 @@ const char *cmd_event_name(int event)
 	return event >= 0 && event < 8 ? cmd_event_names[event] : NULL;
 }
 
+const char *cmd_event_label(int event, char *buf, size_t n)
+{
+	const char *name = cmd_event_name(event);
+
+	if (name)
+		return name;
+	snprintf(buf, n, "event %d (unknown)", event);
+	return buf;
+}
+
 int arg_event(struct cmd_ctx *c, const char *s, int *event)
 {
 	uint64_t v;

@@ -177,6 +177,8 @@ bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, ch
 
 /* Names */
 const char *cmd_event_name(int event);
+/* The event's name, or "event 99 (unknown)" for a number virtio-console does not define. */
+const char *cmd_event_label(int event, char *buf, size_t n);
 extern const char *const cmd_event_names[8];
 extern const char *const cmd_status_names[8];
 extern const uint32_t cmd_status_bits[8];

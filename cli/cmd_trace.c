@@ -148,15 +148,15 @@ bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, ch
 
 static void describe_event(const struct console_event *ev, char *buf, size_t n)
 {
-	const char *name = cmd_event_name(ev->event);
-	char st[96];
+	char label[32], st[96];
+	const char *name = cmd_event_label(ev->event, label, sizeof(label));
 
 	switch (ev->kind) {
 	case CONSOLE_EV_CTL_FROM_GUEST:
 	case CONSOLE_EV_CTL_TO_GUEST:
 		snprintf(buf, n, "ctl %s %s id=%u value=%u%s%s",
 			 ev->kind == CONSOLE_EV_CTL_FROM_GUEST ? "guest->host" : "host->guest",
-			 name ? name : "?", ev->id, ev->value, ev->note && *ev->note ? " " : "",
+			 name, ev->id, ev->value, ev->note && *ev->note ? " " : "",
 			 ev->note ? ev->note : "");
 		break;
 	case CONSOLE_EV_STATUS:
@@ -279,7 +279,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 {
 	struct break_on b = { .used = true, .id = -1, .queue = -1 };
 	const char *k = c->argv[0];
-	char desc[128];
+	char desc[128], label[32];
 
 	if (!strcmp(k, "ctl")) {
 		uint64_t id;
@@ -296,7 +296,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 		}
 		if (c->argc > 3)
 			return cmd_error(c, "break-on ctl: too many arguments (break-on ctl EVENT [ID])");
-		snprintf(desc, sizeof(desc), "ctl %s%s%s", cmd_event_name(b.event) ? cmd_event_name(b.event) : c->argv[1],
+		snprintf(desc, sizeof(desc), "ctl %s%s%s", cmd_event_label(b.event, label, sizeof(label)),
 			 c->argc > 2 ? " id=" : "", c->argc > 2 ? c->argv[2] : "");
 	} else if (!strcmp(k, "status")) {
 		b.kind = BO_STATUS;
@@ -348,6 +348,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 static int cmd_break_on_list(struct cmd_ctx *c)
 {
 	static const char *const kinds[] = { "ctl", "status", "notify", "irq" };
+	char label[32];
 
 	if (c->json)
 		jw_arr(c->out, NULL);
@@ -362,7 +363,7 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 			jw_i64(c->out, "number", b->num);
 			jw_str(c->out, "kind", kinds[b->kind]);
 			if (b->kind == BO_CTL) {
-				jw_str(c->out, "event", cmd_event_name(b->event) ? cmd_event_name(b->event) : "?");
+				jw_str(c->out, "event", cmd_event_label(b->event, label, sizeof(label)));
 				jw_i64(c->out, "id", b->id);
 			}
 			jw_u64(c->out, "hits", b->hits);
@@ -370,7 +371,7 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 		} else {
 			OUT("%d: %s", b->num, kinds[b->kind]);
 			if (b->kind == BO_CTL) {
-				OUT(" %s", cmd_event_name(b->event) ? cmd_event_name(b->event) : "?");
+				OUT(" %s", cmd_event_label(b->event, label, sizeof(label)));
 				if (b->id >= 0)
 					OUT(" id=%lld", (long long)b->id);
 			} else if (b->kind == BO_STATUS) {
@@ -389,28 +390,33 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 
 static int cmd_break_on_delete(struct cmd_ctx *c)
 {
-	uint64_t n;
-	bool found = false;
+	uint64_t n = 0;
+	int deleted = 0;
+	bool all = !strcmp(c->argv[0], "all");
 
-	if (!strcmp(c->argv[0], "all")) {
-		pthread_mutex_lock(&c->cs->lock);
-		for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
-			c->cs->bo[i].used = false;
-		pthread_mutex_unlock(&c->cs->lock);
-		return CMD_OK;
-	}
-	if (arg_u64(c, "break-on delete: N", c->argv[0], &n))
+	if (!all && arg_u64(c, "break-on delete: N", c->argv[0], &n))
 		return CMD_ERR;
 	pthread_mutex_lock(&c->cs->lock);
 	for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
-		if (c->cs->bo[i].used && (uint64_t)c->cs->bo[i].num == n) {
+		if (c->cs->bo[i].used && (all || (uint64_t)c->cs->bo[i].num == n)) {
 			c->cs->bo[i].used = false;
-			found = true;
+			deleted++;
 		}
 	pthread_mutex_unlock(&c->cs->lock);
-	if (!found)
+	if (!all && !deleted)
 		return cmd_error(c, "break-on delete: no break-on %llu (see `break-on list`)",
 				 (unsigned long long)n);
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_i64(c->out, "deleted", deleted);
+		jw_end(c->out);
+	} else if (!all) {
+		OUT("deleted break-on %llu\n", (unsigned long long)n);
+	} else if (deleted) {
+		OUT("deleted %d break-on point%s\n", deleted, deleted == 1 ? "" : "s");
+	} else {
+		OUT("no break-on points\n");
+	}
 	return CMD_OK;
 }
 

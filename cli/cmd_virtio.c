@@ -729,13 +729,8 @@ static int cmd_port_frames(struct cmd_ctx *c)
 
 static void ctl_line(struct cmd_ctx *c, const struct console_ctl_log_entry *e, uint64_t t0)
 {
-	const char *ev = cmd_event_name(e->event);
-	char evbuf[16];
-
-	if (!ev) {
-		snprintf(evbuf, sizeof(evbuf), "EVENT_%u", e->event);
-		ev = evbuf;
-	}
+	char evbuf[32];
+	const char *ev = cmd_event_label(e->event, evbuf, sizeof(evbuf));
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_u64(c->out, "seq", e->seq);
@@ -791,17 +786,18 @@ static int cmd_ctl_log(struct cmd_ctx *c)
 	}
 	for (unsigned i = 0; i < sn->ctl_out_len && i < 8; i++) {
 		const struct console_ctl_msg *m = &sn->ctl_out[i];
-		const char *ev = cmd_event_name(m->event);
+		char evbuf[32];
+		const char *ev = cmd_event_label(m->event, evbuf, sizeof(evbuf));
 
 		if (c->json) {
 			jw_obj(c->out, NULL);
-			jw_str(c->out, "event", ev ? ev : "?");
+			jw_str(c->out, "event", ev);
 			jw_u64(c->out, "id", m->id);
 			jw_u64(c->out, "value", m->value);
 			jw_end(c->out);
 		} else {
 			OUT("  waiting  host->guest %s id=%u value=%u (no guest buffer yet)\n",
-			    ev ? ev : "?", m->id, m->value);
+			    ev, m->id, m->value);
 		}
 	}
 	if (c->json) {
@@ -844,7 +840,8 @@ static int cmd_handshake(struct cmd_ctx *c)
 	n = console_ctl_log_read(&c->s->console, c->cs->ctl_epoch, e, CONSOLE_CTL_LOG_SIZE);
 #define VIOL(...) do { if (nv < 32) snprintf(viol[nv++], sizeof(viol[0]), __VA_ARGS__); } while (0)
 	for (size_t i = 0; i < n; i++) {
-		const char *ev = cmd_event_name(e[i].event);
+		char evbuf[32];
+		const char *ev = cmd_event_label(e[i].event, evbuf, sizeof(evbuf));
 		bool from = e[i].dir == CONSOLE_CTL_FROM_GUEST;
 		uint32_t id = e[i].id;
 
@@ -854,11 +851,11 @@ static int cmd_handshake(struct cmd_ctx *c)
 		}
 		if (!device_ready)
 			VIOL("#%llu %s %s id=%u before DEVICE_READY", (unsigned long long)e[i].seq,
-			     from ? "guest->host" : "host->guest", ev ? ev : "?", id);
+			     from ? "guest->host" : "host->guest", ev, id);
 		if (id >= CONSOLE_NR_PORTS) {
 			VIOL("#%llu %s %s id=%u: id out of range (max_nr_ports %d)",
 			     (unsigned long long)e[i].seq, from ? "guest->host" : "host->guest",
-			     ev ? ev : "?", id, CONSOLE_NR_PORTS);
+			     ev, id, CONSOLE_NR_PORTS);
 			continue;
 		}
 		if (from) {

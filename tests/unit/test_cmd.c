@@ -183,7 +183,21 @@ static void test_state_commands(void **state)
 	EXPECT("handshake", CMD_OK, "port 1: 7 bytes queued while the guest has it closed");
 	EXPECT("break-on ctl PORT_READY 1", CMD_OK, "break-on 1: ctl PORT_READY id=1");
 	EXPECT("break-on list", CMD_OK, "1: ctl PORT_READY id=1 (0 hits)");
-	EXPECT("break-on delete 1", CMD_OK, "");
+	EXPECT("break-on delete 1", CMD_OK, "deleted break-on 1\n");
+	EXPECT("break-on delete all", CMD_OK, "no break-on points\n");
+	EXPECT("break-on notify 3", CMD_OK, "break-on 2: notify q3");
+	EXPECT("break-on irq", CMD_OK, "break-on 3: irq");
+	EXPECT("break-on delete all", CMD_OK, "deleted 2 break-on points\n");
+	EXPECT("break-on list", CMD_OK, "");
+	/* Events virtio-console does not define are sent, and named as such. */
+	EXPECT("ctl send 99 1", CMD_OK, "queued event 99 (unknown) id=1 value=1\n(virtio-console "
+	       "defines events 0..7");
+	EXPECT("json ctl send 99 2", CMD_OK, "\"event\":\"event 99 (unknown)\",\"event_number\":99,"
+	       "\"known_event\":false");
+	EXPECT("ctl log", CMD_OK, "waiting  host->guest event 99 (unknown) id=1 value=1");
+	EXPECT("break-on ctl 42", CMD_OK, "break-on 4: ctl event 42 (unknown)");
+	EXPECT("break-on list", CMD_OK, "4: ctl event 42 (unknown) (0 hits)");
+	EXPECT("break-on delete 4", CMD_OK, "deleted break-on 4\n");
 	EXPECT("echo a \"b  c\"", CMD_OK, "a b  c\n");
 	EXPECT("xp/2xw 0x1000", CMD_OK, "0x0000000000001000: 0x00000000 0x00000000");
 	EXPECT("writepmem 0x1000 41424344", CMD_OK, "wrote 4 bytes");
