@@ -1,6 +1,7 @@
 /* Execution, registers and breakpoints: pause, resume, step, info cpus, regs, bt, break... */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -234,54 +235,64 @@ static int cmd_regs(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
-static __u64 *reg_field(struct kvm_regs *r, const char *name)
-{
-	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
-					     "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
-					     "rip", "rflags" };
-	__u64 *f[] = { &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp,
-			  &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
-			  &r->rip, &r->rflags };
+/*
+ * Every register name $reg, `get cpu.N.REG`, `set reg` and `sym $reg` take: one table for
+ * parsing, the error messages and tab completion. pc, sp and eflags are aliases.
+ */
+static const struct reg_def {
+	const char *name;
+	bool sreg;     /* in struct kvm_sregs, else struct kvm_regs */
+	size_t off;
+} reg_defs[] = {
+#define R(n) { #n, false, offsetof(struct kvm_regs, n) }
+#define S(n) { #n, true, offsetof(struct kvm_sregs, n) }
+	R(rax), R(rbx), R(rcx), R(rdx), R(rsi), R(rdi), R(rsp), R(rbp), R(r8), R(r9), R(r10),
+	R(r11), R(r12), R(r13), R(r14), R(r15), R(rip), R(rflags), S(cr0), S(cr2), S(cr3),
+	S(cr4), S(cr8), S(efer),
+	{ "pc", false, offsetof(struct kvm_regs, rip) },
+	{ "sp", false, offsetof(struct kvm_regs, rsp) },
+	{ "eflags", false, offsetof(struct kvm_regs, rflags) },
+#undef R
+#undef S
+};
+#define NR_REG_DEFS (sizeof(reg_defs) / sizeof(reg_defs[0]))
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcasecmp(name, names[i]) || (!strcasecmp(name, "eflags") && i == 17))
-			return f[i];
+static const struct reg_def *reg_def(const char *name)
+{
+	for (size_t i = 0; i < NR_REG_DEFS; i++)
+		if (!strcasecmp(name, reg_defs[i].name))
+			return &reg_defs[i];
 	return NULL;
 }
 
-static __u64 *sreg_field(struct kvm_sregs *s, const char *name)
+const char *cmd_reg_name(int i)
 {
-	if (!strcasecmp(name, "cr0")) return &s->cr0;
-	if (!strcasecmp(name, "cr2")) return &s->cr2;
-	if (!strcasecmp(name, "cr3")) return &s->cr3;
-	if (!strcasecmp(name, "cr4")) return &s->cr4;
-	if (!strcasecmp(name, "cr8")) return &s->cr8;
-	if (!strcasecmp(name, "efer")) return &s->efer;
-	return NULL;
+	return i >= 0 && (size_t)i < NR_REG_DEFS ? reg_defs[i].name : NULL;
+}
+
+bool cmd_reg_known(const char *name)
+{
+	return reg_def(name) != NULL;
+}
+
+static __u64 *reg_ptr(const struct reg_def *d, struct kvm_regs *r, struct kvm_sregs *sr)
+{
+	return (__u64 *)((char *)(d->sreg ? (void *)sr : (void *)r) + d->off);
 }
 
 /* Register value by name for $reg and get cpu.N.reg (the VM paused by the caller). */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val)
 {
+	const struct reg_def *d = reg_def(name);
 	struct kvm_regs r;
 	struct kvm_sregs sr;
-	__u64 *f;
 
+	if (!d)
+		return -ENOENT;
 	if (vm_get_regs(&s->vm, cpu, &r) || vm_get_sregs(&s->vm, cpu, &sr))
 		return -EIO;
-	if ((f = reg_field(&r, name)) || (f = sreg_field(&sr, name))) {
-		*val = *f;
-		return 0;
-	}
-	if (!strcasecmp(name, "pc")) {
-		*val = r.rip;
-		return 0;
-	}
-	if (!strcasecmp(name, "sp")) {
-		*val = r.rsp;
-		return 0;
-	}
-	return -ENOENT;
+	*val = *reg_ptr(d, &r, &sr);
+	return 0;
 }
 
 static int cmd_set_reg(struct cmd_ctx *c)
@@ -289,8 +300,8 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	const char *assign = c->argv[c->argc - 1];
 	char name[32];
 	const char *eq = strchr(assign, '=');
+	const struct reg_def *d;
 	uint64_t v;
-	__u64 *f;
 	int cpu, r = 0;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -302,21 +313,13 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - assign), assign);
 	if (!parse_number(eq + 1, &v))
 		return cmd_error(c, "set reg: value '%s' is not a number", eq + 1);
-	if (!reg_field(&regs, name) && !sreg_field(&sregs, name))
-		return cmd_error(c, "set reg: unknown register '%s' (rax..r15, rip, rflags, cr0, cr2, "
-				    "cr3, cr4, cr8, efer)",
-				 name);
+	if (!(d = reg_def(name)))
+		return cmd_error(c, "set reg: unknown register '%s' (%s)", name, CMD_REG_LIST);
 	cmd_pause_brief(c);
-	if ((f = reg_field(&regs, name))) {
-		r = vm_get_regs(&c->s->vm, cpu, &regs);
-		*reg_field(&regs, name) = v;
-		if (!r)
-			r = vm_set_regs(&c->s->vm, cpu, &regs);
-	} else {
-		r = vm_get_sregs(&c->s->vm, cpu, &sregs);
-		*sreg_field(&sregs, name) = v;
-		if (!r)
-			r = vm_set_sregs(&c->s->vm, cpu, &sregs);
+	r = d->sreg ? vm_get_sregs(&c->s->vm, cpu, &sregs) : vm_get_regs(&c->s->vm, cpu, &regs);
+	if (!r) {
+		*reg_ptr(d, &regs, &sregs) = v;
+		r = d->sreg ? vm_set_sregs(&c->s->vm, cpu, &sregs) : vm_set_regs(&c->s->vm, cpu, &regs);
 	}
 	cmd_resume_brief(c);
 	if (r)
@@ -637,7 +640,7 @@ const struct cmd_def cmd_exec_table[] = {
 	  "every register: general, RIP/RFLAGS, segments, GDT/IDT, CRs, EFER, DRs, FS/GS bases",
 	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM, cmd_regs },
 	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
-	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu", CMD_F_VM, cmd_set_reg },
+	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu regset|regset", CMD_F_VM, cmd_set_reg },
 	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0", NULL, 0, 1,
 	  "cpu", CMD_F_VM, cmd_bt },
 	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",

@@ -207,6 +207,13 @@ void repl_script_done(struct session *s);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);
+/* The register table (cmd_exec.c): I-th name (NULL past the end), and whether NAME is one. */
+const char *cmd_reg_name(int i);
+bool cmd_reg_known(const char *name);
+/* Tab completion of a `get`/`assert` PATH from the tables the lookup uses (cmd_script.c). */
+void cmd_path_candidates(struct session *s, const char *text, void (*add)(void *, const char *),
+			 void *ctx);
+#define CMD_REG_LIST "rax..r15, rip, rflags, cr0, cr2, cr3, cr4, cr8, efer, pc, sp"
 /* info cpus, and one vCPU's state in its words for `get cpu.N.state` (cmd_cpus.c). */
 int cmd_info_cpus(struct cmd_ctx *c);
 int cmd_cpu_state(struct cmd_ctx *c, int cpu, char *buf, size_t n);

@@ -164,6 +164,12 @@ static void test_argument_errors(void **state)
 	EXPECT("source /nonexistent.vmdbg", CMD_ERR, "source: /nonexistent.vmdbg");
 	EXPECT("delete 3", CMD_ERR, "no vCPUs");
 	EXPECT("json", CMD_ERR, "which command?");
+	/* A register is read before its symbol is looked up; an unknown name is one clear error. */
+	EXPECT("sym $bogus", CMD_ERR, "sym: unknown register '$bogus' (rax..r15, rip, rflags,");
+	EXPECT("sym $rdi", CMD_ERR, "sym: no vCPU to read $rdi from");
+	EXPECT("x/1x $nope", CMD_ERR, "x: unknown register '$nope'");
+	EXPECT("get cpu.0.bogus", CMD_ERR, "vCPU '0' does not exist");
+	EXPECT("get port.1.bogus", CMD_ERR, "port field 'bogus' unknown (guest_open readied ready");
 }
 
 static void test_state_commands(void **state)
@@ -337,6 +343,52 @@ static void test_complete(void **state)
 	n = cmd_complete(f->s, "break-on ctl ", "PORT_O", c, 64);
 	assert_int_equal(n, 1);
 	free(c[0]);
+	/* A path completes level by level from the tables `get` looks keys up in. */
+	n = cmd_complete(f->s, "get ", "po", c, 64);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0], "port.");
+	free(c[0]);
+	n = cmd_complete(f->s, "get ", "port.", c, 64);
+	assert_int_equal(n, 3);
+	assert_true(has(c, n, "port.0.") && has(c, n, "port.2."));
+	for (int i = 0; i < n; i++)
+		free(c[i]);
+	n = cmd_complete(f->s, "assert ", "ctl.", c, 64);
+	assert_int_equal(n, 2);
+	assert_true(has(c, n, "ctl.count") && has(c, n, "ctl.waiting"));
+	for (int i = 0; i < n; i++)
+		free(c[i]);
+	n = cmd_complete(f->s, "set reg ", "rfl", c, 64);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0], "rflags=");
+	free(c[0]);
+	/* Every key offered is one `get` takes, and the old list's gaps are filled. */
+	{
+		static const char *const heads[] = { "port.1.", "vq.3." };
+
+		for (size_t h = 0; h < 2; h++) {
+			n = cmd_complete(f->s, "get ", heads[h], c, 64);
+			assert_true(n >= 14);
+			for (int i = 0; i < n; i++) {
+				char line[96];
+
+				if (strcmp(c[i], heads[h])) {
+					snprintf(line, sizeof(line), "get %s", c[i]);
+					EXPECT(line, CMD_OK, "\n");
+				}
+				free(c[i]);
+			}
+		}
+		n = cmd_complete(f->s, "get ", "port.1.rx_bu", c, 64);
+		assert_int_equal(n, 1);
+		assert_string_equal(c[0], "port.1.rx_buffers");
+		free(c[0]);
+		n = cmd_complete(f->s, "get ", "port.1.", c, 64);
+		assert_true(has(c, n, "port.1.rx_buffers") && has(c, n, "port.1.kept_bytes") &&
+			    has(c, n, "port.1.tx_dropped") && has(c, n, "port.1.name"));
+		for (int i = 0; i < n; i++)
+			free(c[i]);
+	}
 }
 
 static int done_result = -1;

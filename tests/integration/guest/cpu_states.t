@@ -5,7 +5,7 @@
 # "breakpoint" (on PVM KVM reports it as an internal error), a step over the guest's own int3
 # says what happened to it, and exits= is KVM's live count (most exits never reach vmdbg).
 source "$(dirname "$0")/../lib.sh"
-plan 12
+plan 13
 
 # mode=echo starts no AP and the BSP waits in HLT for COM1 input.
 cat >"$TMP/echo.vmdbg" <<'EOF2'
@@ -36,6 +36,7 @@ wait stop 20s
 echo MARK stop
 info cpus
 json info cpus
+sym $rip
 delete 1
 EOF2
 run_vm "$TMP/loop" 60 --kernel "$TEST_GUEST" --cpus 2 --append "mode=loop" --script "$TMP/loop.vmdbg"
@@ -56,6 +57,12 @@ else
 	like "$TMP/loop.lf" '^\* CPU #0: at breakpoint 1 +rip=0x[0-9a-f]+ tg_break_here .*last exit: breakpoint$' \
 		"the vCPU that hit breakpoint 1 is 'at breakpoint 1', its last exit 'breakpoint'"
 	unlike "$TMP/loop.lf" 'internal_error' "... never internal_error"
+fi
+if kvm_lacks sw-breakpoint; then
+	skip "sym \$rip at a breakpoint: $KVM_LACKS_WHY"
+else
+	like "$TMP/loop.lf" '^\$rip = 0xffffffff[0-9a-f]{8} = tg_break_here \([A-Za-z], size [0-9]+\) \(cpu 0\)$' \
+		"sym \$rip: the register's value first, then the symbol it is in"
 fi
 like "$TMP/loop.lf" '"state":"at breakpoint 1".*"breakpoint":1,"last_exit":"breakpoint","exits":[0-9]+,"exits_from_kvm":true' \
 	"json info cpus carries the same words and the breakpoint's number"
