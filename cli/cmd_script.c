@@ -553,7 +553,9 @@ const struct cmd_def cmd_script_table[] = {
 	  "    host_open pending_rx host_tx tx_bytes rx_bytes tx_chains rx_chains tx_dropped\n"
 	  "    kept_bytes rx_buffers name}, vq.N.{size ready last_avail_idx used_idx avail_idx\n"
 	  "    guest_used_idx pending inuse notifies interrupts errors broken desc avail used},\n"
-	  "    cpu.N.{rax..r15 rip rflags cr0 cr2 cr3 cr4 efer state}.",
+	  "    cpu.N.{rax..r15 rip rflags cr0 cr2 cr3 cr4 cr8 efer pc sp state} (state in `info\n"
+	  "    cpus` words: running, halted, wait-for-sipi, at breakpoint N, ...). Tab completes\n"
+	  "    each level from these same tables.",
 	  1, 1, "path", 0, cmd_get },
 	{ "assert", NULL, "assert PATH OP VALUE",
 	  "OP one of == != < <= > >=; a failure prints both sides and fails the script",

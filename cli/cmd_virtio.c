@@ -953,13 +953,14 @@ const struct cmd_def cmd_virtio_table[] = {
 	{ "vq dump", NULL, "vq dump Q [summary|desc|avail|used|chains|all] [DEV]",
 	  "what is in flight on queue Q (default), or its descriptor table, rings, chains, or all",
 	  "vq dump 3 used",
-	  "    summary (default): the indices, both rings' flags and idx, every chain the guest\n"
-	  "    published that the device has not taken (walked, with its bytes), and how many the\n"
-	  "    device holds. desc, avail and used show the slots the guest wrote (non-zero\n"
-	  "    descriptors; ring slots below idx until the ring wraps); all shows everything, every\n"
-	  "    slot. JSON is always complete: every slot of the parts asked for, all parts by\n"
-	  "    default. Read under the device lock: coherent while the guest runs. Broken links,\n"
-	  "    loops and addresses outside RAM are flagged with !!.",
+	  "    summary (default): the indices, both rings' flags and idx, the chains the guest\n"
+	  "    published that the device has not taken (one line each, the first 16; `chains`\n"
+	  "    walks every one with its bytes), and how many the device holds. desc, avail and\n"
+	  "    used show what the guest wrote (descriptors not addr 0 len 0; ring slots below idx\n"
+	  "    until the ring wraps); all shows everything, every slot. JSON is always complete:\n"
+	  "    every slot of the parts asked for, all parts by default. Read under the device\n"
+	  "    lock: coherent while the guest runs. Broken links, loops and addresses outside RAM\n"
+	  "    are flagged with !!.",
 	  1, 3, "q|words:summary,desc,avail,used,chains,all", 0, cmd_vq_dump },
 	{ "port list", "info ports", "port list",
 	  "per port: name, console, readied, guest/host open, rx buffers, pending rx, host tx, counters",
