@@ -383,6 +383,16 @@ const char *cmd_event_name(int event)
 	return event >= 0 && event < 8 ? cmd_event_names[event] : NULL;
 }
 
+const char *cmd_event_label(int event, char *buf, size_t n)
+{
+	const char *name = cmd_event_name(event);
+
+	if (name)
+		return name;
+	snprintf(buf, n, "event %d (unknown)", event);
+	return buf;
+}
+
 int arg_event(struct cmd_ctx *c, const char *s, int *event)
 {
 	uint64_t v;
@@ -1196,6 +1206,19 @@ static int add_cand(char **out, int n, int max, const char *text, const char *ca
 	return out[n] ? n + 1 : n;
 }
 
+struct path_cands {
+	char **out;
+	int n, max;
+	const char *text;
+};
+
+static void add_path_cand(void *opaque, const char *cand)
+{
+	struct path_cands *pc = opaque;
+
+	pc->n = add_cand(pc->out, pc->n, pc->max, pc->text, cand, strlen(cand));
+}
+
 static int complete_kind(struct session *s, const char *kind, size_t klen, const char *text,
 			 char **out, int n, int max)
 {
@@ -1223,16 +1246,18 @@ static int complete_kind(struct session *s, const char *kind, size_t klen, const
 			n = add_cand(out, n, max, text, s->vm.syms.syms[i].name,
 				     strlen(s->vm.syms.syms[i].name));
 	} else if (IS("path")) {
-		static const char *const paths[] = {
-			"status", "device_ready", "driver_features", "device_features", "paused",
-			"ctl.count", "console.bytes", "uptime_ms", "frames.count",
-			"port.0.guest_open", "port.1.guest_open", "port.2.guest_open",
-			"port.0.readied", "port.1.readied", "port.2.readied",
-			"port.1.pending_rx", "port.1.host_tx", "port.1.tx_bytes", "port.1.rx_bytes",
-			"vq.2.used_idx", "vq.3.last_avail_idx", "cpu.0.rip", "cpu.0.state",
-		};
-		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-			n = add_cand(out, n, max, text, paths[i], strlen(paths[i]));
+		struct path_cands pc = { out, n, max, text };
+
+		cmd_path_candidates(s, text, add_path_cand, &pc);
+		n = pc.n;
+	} else if (IS("regset")) {
+		/* set reg NAME=VALUE: the register table with its '='. */
+		for (int i = 0; cmd_reg_name(i); i++) {
+			char cand[32];
+
+			n = add_cand(out, n, max, text, cand,
+				     (size_t)snprintf(cand, sizeof(cand), "%s=", cmd_reg_name(i)));
+		}
 	} else if (IS("cmd")) {
 		FOR_EACH_CMD(d)
 		n = add_cand(out, n, max, text, d->name, strcspn(d->name, " "));

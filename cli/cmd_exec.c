@@ -1,6 +1,7 @@
 /* Execution, registers and breakpoints: pause, resume, step, info cpus, regs, bt, break... */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,31 +11,6 @@
 #include "emu/kvm_probe.h"
 #include "emu/pagewalk.h"
 #include "session.h"
-
-static const char *exit_name(uint32_t r)
-{
-	static const char *const names[] = {
-		[KVM_EXIT_UNKNOWN] = "unknown",	      [KVM_EXIT_EXCEPTION] = "exception",
-		[KVM_EXIT_IO] = "io",		      [KVM_EXIT_HYPERCALL] = "hypercall",
-		[KVM_EXIT_DEBUG] = "debug",	      [KVM_EXIT_HLT] = "hlt",
-		[KVM_EXIT_MMIO] = "mmio",	      [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
-		[KVM_EXIT_SHUTDOWN] = "shutdown",     [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
-		[KVM_EXIT_INTR] = "intr",	      [KVM_EXIT_SET_TPR] = "set_tpr",
-		[KVM_EXIT_TPR_ACCESS] = "tpr_access", [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
-		[KVM_EXIT_SYSTEM_EVENT] = "system_event",
-	};
-
-	return r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "other";
-}
-
-static const char *cpu_mode(const struct kvm_sregs *sr)
-{
-	if (!(sr->cr0 & 1))
-		return "real";
-	if (sr->efer & (1u << 10))
-		return sr->cs.l ? "long" : "compat";
-	return "protected";
-}
 
 /* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
 static void adopt_break_on(struct cmd_ctx *c)
@@ -207,55 +183,6 @@ static int cmd_step(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
-static int cmd_info_cpus(struct cmd_ctx *c)
-{
-	struct vm *vm = &c->s->vm;
-	bool paused;
-
-	cmd_pause_brief(c);
-	/* Paused by someone other than this brief pause? */
-	pthread_mutex_lock(&vm->lock);
-	paused = vm->pause_depth > 1;
-	pthread_mutex_unlock(&vm->lock);
-	if (c->json)
-		jw_arr(c->out, NULL);
-	for (int i = 0; i < vm->ncpus; i++) {
-		struct kvm_regs r = { 0 };
-		struct kvm_sregs sr = { 0 };
-		char sym[160];
-		int halted = debug_cpu_halted(vm, i);
-		const char *state = paused ? "paused" : halted == 1 ? "halted" : "running";
-
-		vm_get_regs(vm, i, &r);
-		vm_get_sregs(vm, i, &sr);
-		symtab_format(&vm->syms, r.rip, sym, sizeof(sym));
-		if (c->json) {
-			jw_obj(c->out, NULL);
-			jw_i64(c->out, "cpu-index", i);
-			jw_bool(c->out, "current", i == c->cs->cur_cpu);
-			jw_str(c->out, "state", state);
-			jw_bool(c->out, "halted", halted == 1);
-			jw_str(c->out, "last_exit", exit_name(vm->vcpus[i].last_exit_reason));
-			jw_u64(c->out, "exits", vm->vcpus[i].exits);
-			jw_u64(c->out, "rip", r.rip);
-			jw_str(c->out, "symbol", sym);
-			jw_str(c->out, "mode", cpu_mode(&sr));
-			jw_i64(c->out, "cpl", sr.cs.selector & 3);
-			jw_end(c->out);
-		} else {
-			OUT("%c CPU #%d: %-7s%s last_exit=%s exits=%llu rip=0x%016llx %s mode=%s cpl=%d\n",
-			    i == c->cs->cur_cpu ? '*' : ' ', i, state, halted == 1 && paused ? " (hlt)" : "",
-			    exit_name(vm->vcpus[i].last_exit_reason),
-			    (unsigned long long)vm->vcpus[i].exits, (unsigned long long)r.rip, sym,
-			    cpu_mode(&sr), sr.cs.selector & 3);
-		}
-	}
-	if (c->json)
-		jw_end(c->out);
-	cmd_resume_brief(c);
-	return CMD_OK;
-}
-
 static int cmd_quit(struct cmd_ctx *c)
 {
 	if (c->json) {
@@ -318,63 +245,64 @@ static int cmd_regs(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
-static __u64 *reg_field(struct kvm_regs *r, const char *name)
-{
-	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
-					     "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
-					     "rip", "rflags" };
-	__u64 *f[] = { &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp,
-			  &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
-			  &r->rip, &r->rflags };
+/*
+ * Every register name $reg, `get cpu.N.REG`, `set reg` and `sym $reg` take: one table for
+ * parsing, the error messages and tab completion. pc, sp and eflags are aliases.
+ */
+static const struct reg_def {
+	const char *name;
+	bool sreg;     /* in struct kvm_sregs, else struct kvm_regs */
+	size_t off;
+} reg_defs[] = {
+#define R(n) { #n, false, offsetof(struct kvm_regs, n) }
+#define S(n) { #n, true, offsetof(struct kvm_sregs, n) }
+	R(rax), R(rbx), R(rcx), R(rdx), R(rsi), R(rdi), R(rsp), R(rbp), R(r8), R(r9), R(r10),
+	R(r11), R(r12), R(r13), R(r14), R(r15), R(rip), R(rflags), S(cr0), S(cr2), S(cr3),
+	S(cr4), S(cr8), S(efer),
+	{ "pc", false, offsetof(struct kvm_regs, rip) },
+	{ "sp", false, offsetof(struct kvm_regs, rsp) },
+	{ "eflags", false, offsetof(struct kvm_regs, rflags) },
+#undef R
+#undef S
+};
+#define NR_REG_DEFS (sizeof(reg_defs) / sizeof(reg_defs[0]))
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcasecmp(name, names[i]) || (!strcasecmp(name, "eflags") && i == 17))
-			return f[i];
+static const struct reg_def *reg_def(const char *name)
+{
+	for (size_t i = 0; i < NR_REG_DEFS; i++)
+		if (!strcasecmp(name, reg_defs[i].name))
+			return &reg_defs[i];
 	return NULL;
 }
 
-static __u64 *sreg_field(struct kvm_sregs *s, const char *name)
+const char *cmd_reg_name(int i)
 {
-	if (!strcasecmp(name, "cr0")) return &s->cr0;
-	if (!strcasecmp(name, "cr2")) return &s->cr2;
-	if (!strcasecmp(name, "cr3")) return &s->cr3;
-	if (!strcasecmp(name, "cr4")) return &s->cr4;
-	if (!strcasecmp(name, "cr8")) return &s->cr8;
-	if (!strcasecmp(name, "efer")) return &s->efer;
-	return NULL;
+	return i >= 0 && (size_t)i < NR_REG_DEFS ? reg_defs[i].name : NULL;
+}
+
+bool cmd_reg_known(const char *name)
+{
+	return reg_def(name) != NULL;
+}
+
+static __u64 *reg_ptr(const struct reg_def *d, struct kvm_regs *r, struct kvm_sregs *sr)
+{
+	return (__u64 *)((char *)(d->sreg ? (void *)sr : (void *)r) + d->off);
 }
 
 /* Register value by name for $reg and get cpu.N.reg (the VM paused by the caller). */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val)
 {
+	const struct reg_def *d = reg_def(name);
 	struct kvm_regs r;
 	struct kvm_sregs sr;
-	__u64 *f;
 
+	if (!d)
+		return -ENOENT;
 	if (vm_get_regs(&s->vm, cpu, &r) || vm_get_sregs(&s->vm, cpu, &sr))
 		return -EIO;
-	if ((f = reg_field(&r, name)) || (f = sreg_field(&sr, name))) {
-		*val = *f;
-		return 0;
-	}
-	if (!strcasecmp(name, "pc")) {
-		*val = r.rip;
-		return 0;
-	}
-	if (!strcasecmp(name, "sp")) {
-		*val = r.rsp;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-bool cmd_reg_known(const char *name)
-{
-	struct kvm_regs r;
-	struct kvm_sregs sr;
-
-	return reg_field(&r, name) || sreg_field(&sr, name) || !strcasecmp(name, "pc") ||
-	       !strcasecmp(name, "sp");
+	*val = *reg_ptr(d, &r, &sr);
+	return 0;
 }
 
 static int cmd_set_reg(struct cmd_ctx *c)
@@ -382,8 +310,8 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	const char *assign = c->argv[c->argc - 1];
 	char name[32];
 	const char *eq = strchr(assign, '=');
+	const struct reg_def *d;
 	uint64_t v;
-	__u64 *f;
 	int cpu, r = 0;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -395,23 +323,15 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - assign), assign);
 	if (!parse_number(eq + 1, &v))
 		return cmd_error(c, "set reg: value '%s' is not a number", eq + 1);
-	if (!reg_field(&regs, name) && !sreg_field(&sregs, name))
-		return cmd_error(c, "set reg: unknown register '%s' (rax..r15, rip, rflags, cr0, cr2, "
-				    "cr3, cr4, cr8, efer)",
-				 name);
+	if (!(d = reg_def(name)))
+		return cmd_error(c, "set reg: unknown register '%s' (%s)", name, CMD_REG_LIST);
 	if (c->check)
 		return CMD_OK;
 	cmd_pause_brief(c);
-	if ((f = reg_field(&regs, name))) {
-		r = vm_get_regs(&c->s->vm, cpu, &regs);
-		*reg_field(&regs, name) = v;
-		if (!r)
-			r = vm_set_regs(&c->s->vm, cpu, &regs);
-	} else {
-		r = vm_get_sregs(&c->s->vm, cpu, &sregs);
-		*sreg_field(&sregs, name) = v;
-		if (!r)
-			r = vm_set_sregs(&c->s->vm, cpu, &sregs);
+	r = d->sreg ? vm_get_sregs(&c->s->vm, cpu, &sregs) : vm_get_regs(&c->s->vm, cpu, &regs);
+	if (!r) {
+		*reg_ptr(d, &regs, &sregs) = v;
+		r = d->sreg ? vm_set_sregs(&c->s->vm, cpu, &sregs) : vm_set_regs(&c->s->vm, cpu, &regs);
 	}
 	cmd_resume_brief(c);
 	if (r)
@@ -723,8 +643,15 @@ const struct cmd_def cmd_exec_table[] = {
 	  "step 0 10", "    `step N` steps the current CPU. An empty line repeats it.", 0, 2, "cpu",
 	  CMD_F_VM | CMD_F_REPEAT | CMD_F_CHECK, cmd_step },
 	{ "info cpus", NULL, "info cpus",
-	  "per vCPU: state, last exit, RIP and symbol, mode, CPL (a brief pause reads them)",
-	  "info cpus", NULL, 0, 0, NULL, CMD_F_VM, cmd_info_cpus },
+	  "per vCPU: state, RIP and symbol, mode, CPL, exits, what the last exit was",
+	  "info cpus",
+	  "    States: running, halted (in HLT), wait-for-sipi (an AP the guest has not started),\n"
+	  "    paused, paused (halted), at breakpoint N / at watchpoint N (the REPL's numbers; `at\n"
+	  "    gdb breakpoint` for gdb's), stepped. exits= is KVM's own count of every exit, live;\n"
+	  "    the part that reached vmdbg follows in parentheses. The last exit is named by what\n"
+	  "    vmdbg made of it: io, mmio, breakpoint, step, `completed int3 in userspace` (an\n"
+	  "    instruction PVM cannot emulate), ... A brief pause reads the registers.",
+	  0, 0, NULL, CMD_F_VM, cmd_info_cpus },
 	{ "cpu", NULL, "cpu CPU", "set the current vCPU (the default for regs, x, bt, step, ...)",
 	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_cpu },
 	{ "quit", "q|exit", "quit", "end the session (the guest is stopped)", "quit", NULL, 0, 0, NULL,
@@ -733,7 +660,7 @@ const struct cmd_def cmd_exec_table[] = {
 	  "every register: general, RIP/RFLAGS, segments, GDT/IDT, CRs, EFER, DRs, FS/GS bases",
 	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_regs },
 	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
-	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_set_reg },
+	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu regset|regset", CMD_F_VM | CMD_F_CHECK, cmd_set_reg },
 	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0", NULL, 0, 1,
 	  "cpu", CMD_F_VM | CMD_F_CHECK, cmd_bt },
 	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",

@@ -13,6 +13,8 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 	uint64_t id, value = 1;
 	const char *name = c->argc >= 4 ? c->argv[3] : NULL;
 	bool before_ready;
+	char buf[32];
+	const char *label;
 	int r;
 
 	if (arg_event(c, c->argv[0], &event) || arg_u64(c, "ctl send: ID", c->argv[1], &id))
@@ -36,20 +38,25 @@ static int cmd_ctl_send(struct cmd_ctx *c)
 				 CONSOLE_CTL_OUT_MAX);
 	if (r)
 		return cmd_error(c, "ctl send: %s", strerror(-r));
+	label = cmd_event_label(event, buf, sizeof(buf));
 	if (c->json) {
 		jw_obj(c->out, NULL);
-		jw_str(c->out, "event", cmd_event_name(event) ? cmd_event_name(event) : "?");
+		jw_str(c->out, "event", label);
+		jw_i64(c->out, "event_number", event);
+		jw_bool(c->out, "known_event", cmd_event_name(event) != NULL);
 		jw_u64(c->out, "id", id);
 		jw_u64(c->out, "value", value);
 		jw_bool(c->out, "before_device_ready", before_ready);
 		jw_end(c->out);
 	} else {
-		OUT("queued %s id=%llu value=%llu%s%s%s%s\n",
-		    cmd_event_name(event) ? cmd_event_name(event) : "?", (unsigned long long)id,
+		OUT("queued %s id=%llu value=%llu%s%s%s%s\n", label, (unsigned long long)id,
 		    (unsigned long long)value, name ? " name=\"" : "", name ? name : "", name ? "\"" : "",
 		    before_ready ? " (the driver has not sent DEVICE_READY yet: it gets this ahead of "
 				   "the handshake; `wait ctl DEVICE_READY` first to inject after it)"
 				 : "");
+		/* A driver's handling of an event it does not know is worth seeing: allowed. */
+		if (!cmd_event_name(event))
+			OUT("(virtio-console defines events 0..7; the guest's driver should ignore this one)\n");
 	}
 	return CMD_OK;
 }
@@ -208,9 +215,11 @@ const struct cmd_def cmd_inject_table[] = {
 	  "ctl send PORT_ADD 1 1",
 	  "    VALUE defaults to 1. NAME is appended with its NUL as PORT_NAME does.\n"
 	  "    Events: DEVICE_READY PORT_ADD PORT_REMOVE PORT_READY CONSOLE_PORT RESIZE PORT_OPEN\n"
-	  "    PORT_NAME, or a number. Sent before the driver's DEVICE_READY, a message reaches\n"
-	  "    the driver ahead of its handshake (the reply says so): `wait ctl DEVICE_READY` or\n"
-	  "    `wait ctl PORT_OPEN 0` first to inject into a running handshake.",
+	  "    PORT_NAME, or a number 0..65535: numbers virtio-console does not define are sent\n"
+	  "    as they are (named `event N (unknown)`), to see what the driver does with them.\n"
+	  "    Sent before the driver's DEVICE_READY, a message reaches the driver ahead of its\n"
+	  "    handshake (the reply says so): `wait ctl DEVICE_READY` or `wait ctl PORT_OPEN 0`\n"
+	  "    first to inject into a running handshake.",
 	  2, 4, "event", CMD_F_INJECT | CMD_F_CHECK, cmd_ctl_send },
 	{ "wake", NULL, "wake BYTE|dump|shutdown|bpf-done|accessor-ready",
 	  "one wake byte into port 0's input", "wake dump",

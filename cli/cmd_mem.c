@@ -31,10 +31,10 @@ int arg_addr(struct cmd_ctx *c, const char *s, uint64_t *addr)
 	if (s[0] == '$') {
 		int r;
 
+		if (!cmd_reg_known(s + 1))
+			return cmd_error(c, "%s: unknown register '%s' (%s)", c->def->name, s, CMD_REG_LIST);
 		/* A check knows the register's name, not its value. */
 		if (c->check) {
-			if (!cmd_reg_known(s + 1))
-				return cmd_error(c, "%s: unknown register '%s'", c->def->name, s);
 			*addr = 0;
 			return 0;
 		}
@@ -342,33 +342,53 @@ static int cmd_sym(struct cmd_ctx *c)
 	uint64_t addr, off = 0;
 	char buf[256];
 	const struct symbol *sym;
+	const char *arg = c->argv[0];
+	bool is_reg = arg[0] == '$';
 
-	if (!c->s->vm.syms.nr)
+	/* A register is an expression: its value first, then the symbol that value is in. */
+	if (is_reg && arg_addr(c, arg, &addr))
+		return CMD_ERR;
+	if (!c->s->vm.syms.nr) {
 		/* A check without the kernel's: the run may well have them. */
-		return c->check ? CMD_OK : cmd_error(c, "sym: no symbols loaded (`symbols load FILE`)");
-	if (parse_number(c->argv[0], &addr)) {
+		if (c->check)
+			return CMD_OK;
+		if (!is_reg)
+			return cmd_error(c, "sym: no symbols loaded (`symbols load FILE`)");
+		buf[0] = 0;
+		sym = NULL;
+	} else if (is_reg || parse_number(arg, &addr)) {
 		if (c->check)
 			return CMD_OK; /* which addresses are covered depends on the slide */
 		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
-		if (!sym)
+		if (!sym && !is_reg)
 			return cmd_error(c, "sym: no symbol covers 0x%llx", (unsigned long long)addr);
 		symtab_format(&c->s->vm.syms, addr, buf, sizeof(buf));
 	} else {
-		if (arg_addr(c, c->argv[0], &addr))
+		if (arg_addr(c, arg, &addr))
 			return CMD_ERR;
 		if (c->check)
 			return CMD_OK;
 		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
-		snprintf(buf, sizeof(buf), "%s", c->argv[0]);
+		snprintf(buf, sizeof(buf), "%s", arg);
 	}
 	if (c->json) {
 		jw_obj(c->out, NULL);
+		if (is_reg) {
+			jw_str(c->out, "register", arg + 1);
+			jw_i64(c->out, "cpu", c->cs->cur_cpu);
+		}
 		jw_u64(c->out, "addr", addr);
 		jw_str(c->out, "name", sym ? sym->name : "");
 		jw_u64(c->out, "offset", off);
 		jw_u64(c->out, "size", sym ? sym->size : 0);
 		jw_str(c->out, "type", sym ? (char[2]){ sym->type, 0 } : "");
 		jw_end(c->out);
+	} else if (is_reg) {
+		OUT("%s = 0x%016llx = %s", arg, (unsigned long long)addr,
+		    sym ? buf : c->s->vm.syms.nr ? "no symbol" : "no symbols loaded");
+		if (sym)
+			OUT(" (%c, size %llu)", sym->type, (unsigned long long)sym->size);
+		OUT(" (cpu %d)\n", c->cs->cur_cpu);
 	} else {
 		OUT("0x%016llx %s", (unsigned long long)addr, buf);
 		if (sym)
@@ -443,8 +463,10 @@ const struct cmd_def cmd_mem_table[] = {
 	  "writemem tg_counter 00000000", NULL, 2, 2, "sym", CMD_F_VM | CMD_F_CHECK, cmd_writemem },
 	{ "writepmem", NULL, "writepmem ADDR HEXBYTES", "patch memory at a guest-physical address",
 	  "writepmem 0x100000 90", NULL, 2, 2, NULL, CMD_F_CHECK, cmd_writemem },
-	{ "sym", "info symbol", "sym ADDR|NAME", "symbol lookup both ways (name+0xoff)",
-	  "sym handle_control_message", NULL, 1, 1, "sym", CMD_F_CHECK, cmd_sym },
+	{ "sym", "info symbol", "sym ADDR|NAME|$REG", "symbol lookup both ways (name+0xoff)",
+	  "sym handle_control_message",
+	  "    $REG is the current vCPU's register: `sym $rdi` prints `$rdi = 0x... = name+0xoff`.",
+	  1, 1, "sym", CMD_F_CHECK, cmd_sym },
 	{ "symbols load", "symbol-file", "symbols load FILE [SLIDE]",
 	  "symbols from an ELF (vmlinux, module, test guest) or a System.map",
 	  "symbols load build/guest/System.map",

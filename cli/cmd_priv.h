@@ -203,6 +203,8 @@ bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, ch
 
 /* Names */
 const char *cmd_event_name(int event);
+/* The event's name, or "event 99 (unknown)" for a number virtio-console does not define. */
+const char *cmd_event_label(int event, char *buf, size_t n);
 extern const char *const cmd_event_names[8];
 extern const char *const cmd_status_names[8];
 extern const uint32_t cmd_status_bits[8];
@@ -239,9 +241,6 @@ void repl_script_done(struct session *s);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);
-/* Whether cmd_read_reg knows NAME. */
-bool cmd_reg_known(const char *name);
-
 /*
  * Check one command line without running it (CMD_F_CHECK): S stands in for the machine
  * (vm.ncpus, vm.syms), CS is the check's own state. 0, or -EINVAL with ERR set.
@@ -250,6 +249,16 @@ int cmd_check_line(struct session *s, struct cmd_state *cs, struct script_check 
 		   const char *line, char *err, size_t errlen);
 /* script.c: `source FILE` under a check: check FILE's lines too. CMD_OK or CMD_ERR. */
 int script_check_source(struct cmd_ctx *c, const char *path);
+/* The register table (cmd_exec.c): I-th name (NULL past the end), and whether NAME is one. */
+const char *cmd_reg_name(int i);
+bool cmd_reg_known(const char *name);
+/* Tab completion of a `get`/`assert` PATH from the tables the lookup uses (cmd_script.c). */
+void cmd_path_candidates(struct session *s, const char *text, void (*add)(void *, const char *),
+			 void *ctx);
+#define CMD_REG_LIST "rax..r15, rip, rflags, cr0, cr2, cr3, cr4, cr8, efer, pc, sp"
+/* info cpus, and one vCPU's state in its words for `get cpu.N.state` (cmd_cpus.c). */
+int cmd_info_cpus(struct cmd_ctx *c);
+int cmd_cpu_state(struct cmd_ctx *c, int cpu, char *buf, size_t n);
 
 /* debug stop listener (cmd_exec.c) */
 void cmd_debug_listen(struct cmd_state *cs);

@@ -185,50 +185,198 @@ static int cmd_wait(struct cmd_ctx *c)
 #define NUM(v) (*is_num = true, *num = (uint64_t)(v), 0)
 #define STR(v) (*is_num = false, snprintf(str, strn, "%s", (v)), 0)
 
+/*
+ * The paths `get` and `assert` take, level by level: one table each for the lookup, the
+ * error messages and tab completion (cmd_path_candidates), so every key completes. Aliases
+ * share an id.
+ */
+struct get_key {
+	const char *name;
+	int id;
+};
+
+enum { T_STATUS, T_DEVICE_READY, T_DRIVER_FEATURES, T_DEVICE_FEATURES, T_ISR, T_IRQS, T_CTL_COUNT,
+       T_CTL_WAITING, T_CONSOLE_BYTES, T_FRAMES_COUNT, T_PAUSED, T_UPTIME_MS, T_CPUS };
+static const struct get_key top_keys[] = {
+	{ "status", T_STATUS }, { "device_ready", T_DEVICE_READY },
+	{ "driver_features", T_DRIVER_FEATURES }, { "device_features", T_DEVICE_FEATURES },
+	{ "isr", T_ISR }, { "irqs", T_IRQS }, { "ctl.count", T_CTL_COUNT },
+	{ "ctl.waiting", T_CTL_WAITING }, { "console.bytes", T_CONSOLE_BYTES },
+	{ "frames.count", T_FRAMES_COUNT }, { "paused", T_PAUSED }, { "uptime_ms", T_UPTIME_MS },
+	{ "cpus", T_CPUS }, { NULL, 0 },
+};
+
+enum { P_GUEST_OPEN, P_READIED, P_HOST_OPEN, P_PENDING_RX, P_HOST_TX, P_TX_BYTES, P_RX_BYTES,
+       P_TX_CHAINS, P_RX_CHAINS, P_TX_DROPPED, P_KEPT_BYTES, P_RX_BUFFERS, P_NAME };
+static const struct get_key port_keys[] = {
+	{ "guest_open", P_GUEST_OPEN }, { "readied", P_READIED }, { "ready", P_READIED },
+	{ "host_open", P_HOST_OPEN }, { "pending_rx", P_PENDING_RX }, { "host_tx", P_HOST_TX },
+	{ "tx_bytes", P_TX_BYTES }, { "rx_bytes", P_RX_BYTES }, { "tx_chains", P_TX_CHAINS },
+	{ "rx_chains", P_RX_CHAINS }, { "tx_dropped", P_TX_DROPPED }, { "kept_bytes", P_KEPT_BYTES },
+	{ "rx_buffers", P_RX_BUFFERS }, { "name", P_NAME }, { NULL, 0 },
+};
+
+enum { V_SIZE, V_READY, V_LAST_AVAIL_IDX, V_USED_IDX, V_AVAIL_IDX, V_GUEST_USED_IDX, V_PENDING,
+       V_INUSE, V_NOTIFIES, V_INTERRUPTS, V_ERRORS, V_BROKEN, V_DESC, V_AVAIL, V_USED };
+static const struct get_key vq_keys[] = {
+	{ "size", V_SIZE }, { "num", V_SIZE }, { "ready", V_READY },
+	{ "last_avail_idx", V_LAST_AVAIL_IDX }, { "used_idx", V_USED_IDX },
+	{ "avail_idx", V_AVAIL_IDX }, { "shadow_avail_idx", V_AVAIL_IDX },
+	{ "guest_used_idx", V_GUEST_USED_IDX }, { "pending", V_PENDING }, { "inuse", V_INUSE },
+	{ "notifies", V_NOTIFIES }, { "interrupts", V_INTERRUPTS }, { "errors", V_ERRORS },
+	{ "broken", V_BROKEN }, { "desc", V_DESC }, { "avail", V_AVAIL }, { "used", V_USED },
+	{ NULL, 0 },
+};
+
+/* cpu.N.KEY: the register table (cmd_exec.c) and these. */
+static const char *const cpu_extra_keys[] = { "state", NULL };
+
+static int key_id(const struct get_key *k, const char *name)
+{
+	for (; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k->id;
+	return -1;
+}
+
+/* "a b c" of a table's names, for an error message. */
+static const char *key_list(const struct get_key *k, char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (; k->name && off < n; k++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? " " : "", k->name);
+	return buf;
+}
+
+void cmd_path_candidates(struct session *s, const char *text, void (*add)(void *, const char *),
+			 void *ctx)
+{
+	const char *dot = strchr(text, '.');
+	int dots = 0;
+	char cand[64];
+
+	for (const char *p = text; *p; p++)
+		dots += *p == '.';
+	for (const struct get_key *k = top_keys; k->name; k++)
+		add(ctx, k->name);
+	if (!dot) {
+		add(ctx, "port.");
+		add(ctx, "vq.");
+		add(ctx, "cpu.");
+		return;
+	}
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
+		for (const struct get_key *k = port_keys; dots > 1 && k->name; k++) {
+			snprintf(cand, sizeof(cand), "port.%d.%s", i, k->name);
+			add(ctx, cand);
+		}
+		snprintf(cand, sizeof(cand), "port.%d.", i);
+		add(ctx, cand);
+	}
+	for (int i = 0; i < CONSOLE_NR_QUEUES; i++) {
+		for (const struct get_key *k = vq_keys; dots > 1 && k->name; k++) {
+			snprintf(cand, sizeof(cand), "vq.%d.%s", i, k->name);
+			add(ctx, cand);
+		}
+		snprintf(cand, sizeof(cand), "vq.%d.", i);
+		add(ctx, cand);
+	}
+	for (int i = 0; s && i < s->vm.ncpus; i++) {
+		for (int r = 0; dots > 1 && cmd_reg_name(r); r++) {
+			snprintf(cand, sizeof(cand), "cpu.%d.%s", i, cmd_reg_name(r));
+			add(ctx, cand);
+		}
+		for (int r = 0; dots > 1 && cpu_extra_keys[r]; r++) {
+			snprintf(cand, sizeof(cand), "cpu.%d.%s", i, cpu_extra_keys[r]);
+			add(ctx, cand);
+		}
+		snprintf(cand, sizeof(cand), "cpu.%d.", i);
+		add(ctx, cand);
+	}
+}
+
 static int get_port(struct cmd_ctx *c, const struct console_snapshot *sn, unsigned p, const char *f,
 		    bool *is_num, uint64_t *num, char *str, size_t strn)
 {
-	if (!strcmp(f, "guest_open")) return NUM(sn->port[p].guest_open);
-	if (!strcmp(f, "readied") || !strcmp(f, "ready")) return NUM(sn->port[p].readied);
-	if (!strcmp(f, "host_open")) return NUM(c->s->ports.port[p].host_open);
-	if (!strcmp(f, "pending_rx")) return NUM(sn->port[p].pending_rx);
-	if (!strcmp(f, "host_tx")) return NUM(sn->port[p].host_tx);
-	if (!strcmp(f, "tx_bytes")) return NUM(sn->port[p].tx_bytes);
-	if (!strcmp(f, "rx_bytes")) return NUM(sn->port[p].rx_bytes);
-	if (!strcmp(f, "tx_chains")) return NUM(sn->port[p].tx_chains);
-	if (!strcmp(f, "rx_chains")) return NUM(sn->port[p].rx_chains);
-	if (!strcmp(f, "tx_dropped")) return NUM(sn->port[p].tx_dropped);
-	if (!strcmp(f, "kept_bytes")) return NUM(c->s->ports.port[p].kept_len);
-	if (!strcmp(f, "rx_buffers"))
+	char list[256];
+
+	switch (key_id(port_keys, f)) {
+	case P_GUEST_OPEN: return NUM(sn->port[p].guest_open);
+	case P_READIED: return NUM(sn->port[p].readied);
+	case P_HOST_OPEN: return NUM(c->s->ports.port[p].host_open);
+	case P_PENDING_RX: return NUM(sn->port[p].pending_rx);
+	case P_HOST_TX: return NUM(sn->port[p].host_tx);
+	case P_TX_BYTES: return NUM(sn->port[p].tx_bytes);
+	case P_RX_BYTES: return NUM(sn->port[p].rx_bytes);
+	case P_TX_CHAINS: return NUM(sn->port[p].tx_chains);
+	case P_RX_CHAINS: return NUM(sn->port[p].rx_chains);
+	case P_TX_DROPPED: return NUM(sn->port[p].tx_dropped);
+	case P_KEPT_BYTES: return NUM(c->s->ports.port[p].kept_len);
+	case P_RX_BUFFERS:
 		return NUM(sn->vq[console_rx_queue(p)].rings_readable ? sn->vq[console_rx_queue(p)].pending : 0);
-	if (!strcmp(f, "name")) return STR(sn->port[p].name);
-	return cmd_error(c, "get: port field '%s' unknown (guest_open readied host_open pending_rx "
-			    "host_tx tx_bytes rx_bytes tx_chains rx_chains tx_dropped kept_bytes "
-			    "rx_buffers name)",
-			 f);
+	case P_NAME: return STR(sn->port[p].name);
+	}
+	return cmd_error(c, "get: port field '%s' unknown (%s)", f, key_list(port_keys, list, sizeof(list)));
 }
 
 static int get_vq(struct cmd_ctx *c, const struct vq_snapshot *v, const char *f, bool *is_num,
 		  uint64_t *num, char *str, size_t strn)
 {
-	if (!strcmp(f, "size") || !strcmp(f, "num")) return NUM(v->size);
-	if (!strcmp(f, "ready")) return NUM(v->ready);
-	if (!strcmp(f, "last_avail_idx")) return NUM(v->last_avail_idx);
-	if (!strcmp(f, "used_idx")) return NUM(v->used_idx);
-	if (!strcmp(f, "avail_idx") || !strcmp(f, "shadow_avail_idx")) return NUM(v->guest_avail_idx);
-	if (!strcmp(f, "guest_used_idx")) return NUM(v->guest_used_idx);
-	if (!strcmp(f, "pending")) return NUM(v->pending);
-	if (!strcmp(f, "inuse")) return NUM(v->inuse);
-	if (!strcmp(f, "notifies")) return NUM(v->notifies);
-	if (!strcmp(f, "interrupts")) return NUM(v->interrupts);
-	if (!strcmp(f, "errors")) return NUM(v->errors);
-	if (!strcmp(f, "broken")) return NUM(v->broken);
-	if (!strcmp(f, "desc")) return NUM(v->desc_gpa);
-	if (!strcmp(f, "avail")) return NUM(v->avail_gpa);
-	if (!strcmp(f, "used")) return NUM(v->used_gpa);
-	return cmd_error(c, "get: vq field '%s' unknown (size ready last_avail_idx used_idx avail_idx "
-			    "guest_used_idx pending inuse notifies interrupts errors broken desc avail used)",
-			 f);
+	char list[256];
+
+	switch (key_id(vq_keys, f)) {
+	case V_SIZE: return NUM(v->size);
+	case V_READY: return NUM(v->ready);
+	case V_LAST_AVAIL_IDX: return NUM(v->last_avail_idx);
+	case V_USED_IDX: return NUM(v->used_idx);
+	case V_AVAIL_IDX: return NUM(v->guest_avail_idx);
+	case V_GUEST_USED_IDX: return NUM(v->guest_used_idx);
+	case V_PENDING: return NUM(v->pending);
+	case V_INUSE: return NUM(v->inuse);
+	case V_NOTIFIES: return NUM(v->notifies);
+	case V_INTERRUPTS: return NUM(v->interrupts);
+	case V_ERRORS: return NUM(v->errors);
+	case V_BROKEN: return NUM(v->broken);
+	case V_DESC: return NUM(v->desc_gpa);
+	case V_AVAIL: return NUM(v->avail_gpa);
+	case V_USED: return NUM(v->used_gpa);
+	}
+	return cmd_error(c, "get: vq field '%s' unknown (%s)", f, key_list(vq_keys, list, sizeof(list)));
+}
+
+static int get_top(struct cmd_ctx *c, int id, bool *is_num, uint64_t *num)
+{
+	struct console_snapshot *sn;
+	int r = 0;
+
+	/* A check (c->check) knows the path and its type, not the machine: every value 0. */
+	if (c->check)
+		return NUM(0);
+	switch (id) {
+	case T_PAUSED: return NUM(vm_is_paused(&c->s->vm));
+	case T_UPTIME_MS: return NUM(vm_uptime_ns(&c->s->vm) / 1000000);
+	case T_CONSOLE_BYTES: return NUM(c->s->history_total);
+	case T_FRAMES_COUNT: return NUM(c->s->ports.frames.stats.frames);
+	case T_CPUS: return NUM(c->s->vm.ncpus);
+	}
+	sn = malloc(sizeof(*sn));
+	if (!sn)
+		return cmd_error(c, "get: out of memory");
+	console_snapshot(&c->s->console, sn);
+	switch (id) {
+	case T_STATUS: r = NUM(sn->status); break;
+	case T_DEVICE_READY: r = NUM(sn->device_ready); break;
+	case T_DRIVER_FEATURES: r = NUM(sn->driver_features); break;
+	case T_DEVICE_FEATURES: r = NUM(sn->device_features); break;
+	case T_ISR: r = NUM(sn->interrupt_status); break;
+	case T_IRQS: r = NUM(sn->irqs_raised); break;
+	case T_CTL_COUNT: r = NUM(sn->ctl_log_seq); break;
+	case T_CTL_WAITING: r = NUM(sn->ctl_out_len); break;
+	}
+	free(sn);
+	return r;
 }
 
 int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *num, char *str,
@@ -238,19 +386,15 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 	char head[32], *dot;
 	const char *rest;
 	uint64_t idx;
-	int r;
+	int r, id = key_id(top_keys, path);
 
+	if (id >= 0)
+		return get_top(c, id, is_num, num);
 	snprintf(head, sizeof(head), "%s", path);
 	dot = strchr(head, '.');
 	if (dot)
 		*dot = 0;
 	rest = strchr(path, '.') ? strchr(path, '.') + 1 : "";
-	/* A check (c->check) walks the same names with every value 0: the path and its type count. */
-	if (!strcmp(path, "paused")) return NUM(!c->check && vm_is_paused(&c->s->vm));
-	if (!strcmp(path, "uptime_ms")) return NUM(c->check ? 0 : vm_uptime_ns(&c->s->vm) / 1000000);
-	if (!strcmp(path, "console.bytes")) return NUM(c->s->history_total);
-	if (!strcmp(path, "frames.count")) return NUM(c->s->ports.frames.stats.frames);
-	if (!strcmp(path, "cpus")) return NUM(c->s->vm.ncpus);
 	if (!strcmp(head, "cpu")) {
 		char *f;
 
@@ -264,35 +408,38 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 				return cmd_error(c, "get: vCPU '%s' does not exist (the VM has %d)", n,
 						 c->s->vm.ncpus);
 		}
-		if (!strcmp(f + 1, "state"))
-			return STR(!c->check && vm_is_paused(&c->s->vm) ? "paused" : "running");
-		if (c->check && !cmd_reg_known(f + 1))
-			return cmd_error(c, "get: unknown register '%s'", f + 1);
+		if (!strcmp(f + 1, "state")) {
+			if (c->check)
+				return STR("running");
+			*is_num = false;
+			return cmd_cpu_state(c, (int)idx, str, strn);
+		}
+		if (!cmd_reg_known(f + 1))
+			return cmd_error(c, "get: unknown register '%s' (%s, state)", f + 1, CMD_REG_LIST);
 		if (c->check)
 			return NUM(0);
 		cmd_pause_brief(c);
 		r = cmd_read_reg(c->s, (int)idx, f + 1, num);
 		cmd_resume_brief(c);
 		if (r)
-			return cmd_error(c, "get: unknown register '%s'", f + 1);
+			return cmd_error(c, "get: cpu %llu %s: %s", (unsigned long long)idx, f + 1,
+					 strerror(-r));
 		*is_num = true;
 		return 0;
+	}
+	if (strcmp(head, "port") && strcmp(head, "vq")) {
+		char list[256];
+
+		return cmd_error(c, "get: unknown path '%s' (%s, port.N.FIELD, vq.N.FIELD, cpu.N.REG)",
+				 path, key_list(top_keys, list, sizeof(list)));
 	}
 	sn = calloc(1, sizeof(*sn));
 	if (!sn)
 		return cmd_error(c, "get: out of memory");
+	/* A check (c->check) walks the same names with every value 0: the path and its type count. */
 	if (!c->check)
 		console_snapshot(&c->s->console, sn);
-	r = CMD_ERR;
-	if (!strcmp(path, "status")) r = NUM(sn->status);
-	else if (!strcmp(path, "device_ready")) r = NUM(sn->device_ready);
-	else if (!strcmp(path, "driver_features")) r = NUM(sn->driver_features);
-	else if (!strcmp(path, "device_features")) r = NUM(sn->device_features);
-	else if (!strcmp(path, "isr")) r = NUM(sn->interrupt_status);
-	else if (!strcmp(path, "irqs")) r = NUM(sn->irqs_raised);
-	else if (!strcmp(path, "ctl.count")) r = NUM(sn->ctl_log_seq);
-	else if (!strcmp(path, "ctl.waiting")) r = NUM(sn->ctl_out_len);
-	else if (!strcmp(head, "port") || !strcmp(head, "vq")) {
+	{
 		const char *f = strchr(rest, '.');
 		char n[16];
 		bool port = !strcmp(head, "port");
@@ -309,11 +456,6 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 			else
 				r = get_vq(c, &sn->vq[idx], f + 1, is_num, num, str, strn);
 		}
-	} else {
-		r = cmd_error(c, "get: unknown path '%s' (status, device_ready, driver_features, "
-				 "port.N.FIELD, vq.N.FIELD, cpu.N.REG, ctl.count, console.bytes, paused, "
-				 "uptime_ms, ...)",
-			      path);
 	}
 	free(sn);
 	return r;
@@ -447,7 +589,9 @@ const struct cmd_def cmd_script_table[] = {
 	  "    host_open pending_rx host_tx tx_bytes rx_bytes tx_chains rx_chains tx_dropped\n"
 	  "    kept_bytes rx_buffers name}, vq.N.{size ready last_avail_idx used_idx avail_idx\n"
 	  "    guest_used_idx pending inuse notifies interrupts errors broken desc avail used},\n"
-	  "    cpu.N.{rax..r15 rip rflags cr0 cr2 cr3 cr4 efer state}.",
+	  "    cpu.N.{rax..r15 rip rflags cr0 cr2 cr3 cr4 cr8 efer pc sp state} (state in `info\n"
+	  "    cpus` words: running, halted, wait-for-sipi, at breakpoint N, ...). Tab completes\n"
+	  "    each level from these same tables.",
 	  1, 1, "path", CMD_F_CHECK, cmd_get },
 	{ "assert", NULL, "assert PATH OP VALUE",
 	  "OP one of == != < <= > >=; a failure prints both sides and fails the script",

@@ -77,12 +77,29 @@ static void trace_set_file(struct cmd_state *cs, FILE *f)
 		fclose(old);
 }
 
+/*
+ * " rip=0x... symbol+0x1d" of the vCPU on whose thread the event happens (its exit caused
+ * it: an access, a notify and what the device did about it); empty on any other thread.
+ */
+static void guest_rip(struct cmd_state *cs, char *buf, size_t n)
+{
+	struct vcpu *v = vcpu_current();
+	struct kvm_regs r;
+	char sym[160];
+
+	buf[0] = 0;
+	if (!v || v->vm != &cs->s->vm || vm_get_regs(v->vm, v->id, &r))
+		return;
+	symtab_format(&v->vm->syms, r.rip, sym, sizeof(sym));
+	snprintf(buf, n, " rip=0x%llx %s", (unsigned long long)r.rip, sym);
+}
+
 static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const void *data,
 		     unsigned len, bool is_write)
 {
 	struct cmd_state *cs = opaque;
 	uint64_t v = 0;
-	char line[256];
+	char line[448], rip[200];
 	const struct vm *vm = &cs->s->vm;
 
 	if (!tracing(cs, is_mmio ? TRACE_MMIO : TRACE_PIO))
@@ -109,6 +126,8 @@ static void io_trace(void *opaque, int cpu, bool is_mmio, uint64_t addr, const v
 		snprintf(line, sizeof(line), "cpu%d pio %s 0x%" PRIx64 " %s 0x%" PRIx64 " (%u)", cpu,
 			 is_write ? "out" : "in", addr, is_write ? "=" : "->", v, len);
 	}
+	guest_rip(cs, rip, sizeof(rip));
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s", rip);
 	trace_out(cs, line);
 }
 
@@ -149,15 +168,15 @@ bool cmd_break_on_match(struct cmd_state *cs, const struct console_event *ev, ch
 
 static void describe_event(const struct console_event *ev, char *buf, size_t n)
 {
-	const char *name = cmd_event_name(ev->event);
-	char st[96];
+	char label[32], st[96];
+	const char *name = cmd_event_label(ev->event, label, sizeof(label));
 
 	switch (ev->kind) {
 	case CONSOLE_EV_CTL_FROM_GUEST:
 	case CONSOLE_EV_CTL_TO_GUEST:
 		snprintf(buf, n, "ctl %s %s id=%u value=%u%s%s",
 			 ev->kind == CONSOLE_EV_CTL_FROM_GUEST ? "guest->host" : "host->guest",
-			 name ? name : "?", ev->id, ev->value, ev->note && *ev->note ? " " : "",
+			 name, ev->id, ev->value, ev->note && *ev->note ? " " : "",
 			 ev->note ? ev->note : "");
 		break;
 	case CONSOLE_EV_STATUS:
@@ -174,7 +193,7 @@ static void describe_event(const struct console_event *ev, char *buf, size_t n)
 
 void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev)
 {
-	char what[320], why[64];
+	char what[320], why[64], line[560], rip[200];
 	unsigned bit = ev->kind == CONSOLE_EV_CTL_FROM_GUEST || ev->kind == CONSOLE_EV_CTL_TO_GUEST
 			       ? TRACE_CTL
 		       : ev->kind == CONSOLE_EV_IRQ ? TRACE_IRQ
@@ -182,8 +201,16 @@ void cmd_trace_device_event(struct cmd_state *cs, const struct console_event *ev
 						       : TRACE_VQ;
 
 	describe_event(ev, what, sizeof(what));
-	if (tracing(cs, bit))
-		trace_out(cs, what);
+	if (tracing(cs, bit)) {
+		struct vcpu *v = vcpu_current();
+
+		guest_rip(cs, rip, sizeof(rip));
+		if (v && rip[0])
+			snprintf(line, sizeof(line), "%s cpu%d%s", what, v->id, rip);
+		else
+			snprintf(line, sizeof(line), "%s", what);
+		trace_out(cs, line);
+	}
 	if (cmd_break_on_match(cs, ev, why, sizeof(why))) {
 		vm_request_pause(&cs->s->vm);
 		cmd_notice_break_on(cs, "%s: %s: all vCPUs stopped (`resume` continues)", why, what);
@@ -282,7 +309,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 {
 	struct break_on b = { .used = true, .id = -1, .queue = -1 };
 	const char *k = c->argv[0];
-	char desc[128];
+	char desc[128], label[32];
 
 	if (!strcmp(k, "ctl")) {
 		uint64_t id;
@@ -299,7 +326,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 		}
 		if (c->argc > 3)
 			return cmd_error(c, "break-on ctl: too many arguments (break-on ctl EVENT [ID])");
-		snprintf(desc, sizeof(desc), "ctl %s%s%s", cmd_event_name(b.event) ? cmd_event_name(b.event) : c->argv[1],
+		snprintf(desc, sizeof(desc), "ctl %s%s%s", cmd_event_label(b.event, label, sizeof(label)),
 			 c->argc > 2 ? " id=" : "", c->argc > 2 ? c->argv[2] : "");
 	} else if (!strcmp(k, "status")) {
 		b.kind = BO_STATUS;
@@ -353,6 +380,7 @@ static int cmd_break_on(struct cmd_ctx *c)
 static int cmd_break_on_list(struct cmd_ctx *c)
 {
 	static const char *const kinds[] = { "ctl", "status", "notify", "irq" };
+	char label[32];
 
 	if (c->json)
 		jw_arr(c->out, NULL);
@@ -367,7 +395,7 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 			jw_i64(c->out, "number", b->num);
 			jw_str(c->out, "kind", kinds[b->kind]);
 			if (b->kind == BO_CTL) {
-				jw_str(c->out, "event", cmd_event_name(b->event) ? cmd_event_name(b->event) : "?");
+				jw_str(c->out, "event", cmd_event_label(b->event, label, sizeof(label)));
 				jw_i64(c->out, "id", b->id);
 			}
 			jw_u64(c->out, "hits", b->hits);
@@ -375,7 +403,7 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 		} else {
 			OUT("%d: %s", b->num, kinds[b->kind]);
 			if (b->kind == BO_CTL) {
-				OUT(" %s", cmd_event_name(b->event) ? cmd_event_name(b->event) : "?");
+				OUT(" %s", cmd_event_label(b->event, label, sizeof(label)));
 				if (b->id >= 0)
 					OUT(" id=%lld", (long long)b->id);
 			} else if (b->kind == BO_STATUS) {
@@ -394,30 +422,35 @@ static int cmd_break_on_list(struct cmd_ctx *c)
 
 static int cmd_break_on_delete(struct cmd_ctx *c)
 {
-	uint64_t n;
-	bool found = false;
+	uint64_t n = 0;
+	int deleted = 0;
+	bool all = !strcmp(c->argv[0], "all");
 
-	if (strcmp(c->argv[0], "all") && arg_u64(c, "break-on delete: N", c->argv[0], &n))
+	if (!all && arg_u64(c, "break-on delete: N", c->argv[0], &n))
 		return CMD_ERR;
 	if (c->check)
 		return CMD_OK;
-	if (!strcmp(c->argv[0], "all")) {
-		pthread_mutex_lock(&c->cs->lock);
-		for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
-			c->cs->bo[i].used = false;
-		pthread_mutex_unlock(&c->cs->lock);
-		return CMD_OK;
-	}
 	pthread_mutex_lock(&c->cs->lock);
 	for (int i = 0; i < CMD_MAX_BREAK_ON; i++)
-		if (c->cs->bo[i].used && (uint64_t)c->cs->bo[i].num == n) {
+		if (c->cs->bo[i].used && (all || (uint64_t)c->cs->bo[i].num == n)) {
 			c->cs->bo[i].used = false;
-			found = true;
+			deleted++;
 		}
 	pthread_mutex_unlock(&c->cs->lock);
-	if (!found)
+	if (!all && !deleted)
 		return cmd_error(c, "break-on delete: no break-on %llu (see `break-on list`)",
 				 (unsigned long long)n);
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_i64(c->out, "deleted", deleted);
+		jw_end(c->out);
+	} else if (!all) {
+		OUT("deleted break-on %llu\n", (unsigned long long)n);
+	} else if (deleted) {
+		OUT("deleted %d break-on point%s\n", deleted, deleted == 1 ? "" : "s");
+	} else {
+		OUT("no break-on points\n");
+	}
 	return CMD_OK;
 }
 
@@ -425,7 +458,10 @@ const struct cmd_def cmd_trace_table[] = {
 	{ "trace", NULL, "trace on|off [mmio,ctl,vq,irq,pio] [FILE]",
 	  "log each event with a timestamp and vCPU, registers decoded (default classes: "
 	  "mmio,ctl,vq,irq)",
-	  "trace on ctl,mmio /tmp/trace.log", "    Without FILE the lines are printed.", 1, 3,
+	  "trace on ctl,mmio /tmp/trace.log",
+	  "    Without FILE the lines are printed. An event a vCPU caused (its port or MMIO\n"
+	  "    access, a notify and what the device did about it) ends with that vCPU and its\n"
+	  "    guest RIP and symbol: `cpu0 rip=0xffffffff81234567 vp_notify+0x1d`.", 1, 3,
 	  "words:on,off|words:mmio,ctl,vq,irq,pio,all", CMD_F_CHECK, cmd_trace },
 	{ "break-on list", NULL, "break-on list", "the device-event breakpoints and their hits",
 	  "break-on list", NULL, 0, 0, NULL, 0, cmd_break_on_list },

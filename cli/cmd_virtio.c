@@ -286,10 +286,39 @@ static void dump_chain(struct cmd_ctx *c, const struct guest_mem *gm, const stru
 	}
 }
 
+/* The summary lists this many outstanding chains, one line each. */
+#define SUMMARY_CHAINS 16
+
+/* One line for the chain at HEAD: descriptors, bytes, which way, where it starts. */
+static void chain_line(struct cmd_ctx *c, const struct vdesc *d, unsigned size, unsigned slot,
+		       uint16_t head)
+{
+	unsigned i = head, n = 0, wr = 0;
+	uint64_t bytes = 0;
+	const char *bad = "";
+
+	while (!*bad) {
+		if (i >= size) {
+			bad = "  !! next index out of range";
+			break;
+		}
+		bytes += d[i].len;
+		wr += !!(d[i].flags & VRING_DESC_F_WRITE);
+		if (++n > size)
+			bad = "  !! loop";
+		if (!(d[i].flags & VRING_DESC_F_NEXT))
+			break;
+		i = d[i].next;
+	}
+	OUT("    avail[%u] -> head %u: %u desc, %llu bytes %s, first at 0x%llx%s\n", slot, head, n,
+	    (unsigned long long)bytes, wr == n ? "device-writable" : wr ? "mixed" : "device-readable",
+	    head < size ? (unsigned long long)d[head].addr : 0ULL, bad);
+}
+
 static int cmd_vq_dump(struct cmd_ctx *c)
 {
 	unsigned q;
-	const char *part = "all";
+	const char *part = "summary";
 	struct virtio_mmio *t = &c->s->console.mmio;
 	const struct guest_mem *gm = c->s->console.gm;
 	struct virtqueue *vq;
@@ -297,23 +326,32 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 	unsigned size;
 	uint16_t aflags = 0, aidx = 0, uflags = 0, uidx = 0, used_event = 0, avail_event = 0;
 	bool ok_desc, ok_avail, ok_used, all, want_desc, want_avail, want_used, want_chains;
+	bool summary, full;
+	unsigned shown, skipped;
 
 	if (arg_queue(c, c->argv[0], &q))
 		return CMD_ERR;
 	if (c->argc >= 2)
 		part = c->argv[1];
 	if (strcmp(part, "desc") && strcmp(part, "avail") && strcmp(part, "used") &&
-	    strcmp(part, "chains") && strcmp(part, "all"))
-		return cmd_error(c, "vq dump: unknown part '%s' (desc, avail, used, chains or all)", part);
+	    strcmp(part, "chains") && strcmp(part, "all") && strcmp(part, "summary"))
+		return cmd_error(c, "vq dump: unknown part '%s' (summary, desc, avail, used, chains or all)",
+				 part);
 	if (arg_dev(c, c->argc >= 3 ? c->argv[2] : NULL))
 		return CMD_ERR;
 	if (c->check)
 		return CMD_OK;
+	/* JSON is for programs: complete, every slot, whatever the text would leave out. */
+	if (c->json && !strcmp(part, "summary"))
+		part = "all";
+	summary = !strcmp(part, "summary");
 	all = !strcmp(part, "all");
+	/* Text shows the slots the guest wrote; `all` (and JSON) every slot of the queue. */
+	full = all || c->json;
 	want_desc = all || !strcmp(part, "desc");
-	want_avail = all || !strcmp(part, "avail");
-	want_used = all || !strcmp(part, "used");
-	want_chains = all || !strcmp(part, "chains");
+	want_avail = all || summary || !strcmp(part, "avail");
+	want_used = all || summary || !strcmp(part, "used");
+	want_chains = all || summary || !strcmp(part, "chains");
 	d = calloc(VQ_MAX_SIZE, sizeof(*d));
 	if (!d)
 		return cmd_error(c, "vq dump: out of memory");
@@ -364,9 +402,15 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			    (unsigned long long)vq->desc_gpa, 16 * size);
 		else
 			OUT("  descriptor table:\n");
+		skipped = 0;
 		for (unsigned i = 0; ok_desc && i < size; i++) {
 			char fl[40];
 
+			/* A free descriptor keeps its free-list link in next: empty is no buffer. */
+			if (!full && !d[i].addr && !d[i].len) {
+				skipped++;
+				continue;
+			}
 			flag_names(d[i].flags, fl, sizeof(fl));
 			if (c->json) {
 				jw_obj(c->out, NULL);
@@ -386,6 +430,9 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		}
 		if (c->json)
 			jw_end(c->out);
+		else if (skipped)
+			OUT("    (%u empty descriptors (addr 0, len 0) not shown: `vq dump %u all` shows every slot)\n",
+			    skipped, q);
 	}
 	if (want_avail) {
 		if (c->json) {
@@ -400,15 +447,20 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			OUT("  avail ring: flags 0x%x%s idx %u used_event %u\n", aflags,
 			    aflags & VRING_AVAIL_F_NO_INTERRUPT ? " (NO_INTERRUPT)" : "", aidx, used_event);
 		}
-		for (unsigned i = 0; ok_avail && i < size; i++) {
+		/* Slots at and past idx were never written until the ring wraps. */
+		shown = summary ? 0 : full || aidx >= size ? size : aidx;
+		for (unsigned i = 0; ok_avail && i < shown; i++) {
 			uint16_t e = 0;
 
 			gm_read(gm, vq->avail_gpa + 4 + 2ULL * i, &e, 2);
 			if (c->json)
 				jw_u64(c->out, NULL, e);
 			else
-				OUT("%s%4u%s", i % 16 == 0 ? "    " : " ", e, i % 16 == 15 || i == size - 1 ? "\n" : "");
+				OUT("%s%4u%s", i % 16 == 0 ? "    " : " ", e, i % 16 == 15 || i == shown - 1 ? "\n" : "");
 		}
+		if (!c->json && ok_avail && !summary && shown < size)
+			OUT("    (slots %u..%u not written yet: `vq dump %u all` shows every slot)\n", shown,
+			    size - 1, q);
 		if (c->json) {
 			jw_end(c->out);
 			jw_end(c->out);
@@ -426,7 +478,8 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		} else {
 			OUT("  used ring: flags 0x%x idx %u avail_event %u\n", uflags, uidx, avail_event);
 		}
-		for (unsigned i = 0; ok_used && i < size; i++) {
+		shown = summary ? 0 : full || uidx >= size ? size : uidx;
+		for (unsigned i = 0; ok_used && i < shown; i++) {
 			uint32_t e[2] = { 0, 0 };
 
 			gm_read(gm, vq->used_gpa + 4 + 8ULL * i, e, 8);
@@ -437,9 +490,12 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 				jw_end(c->out);
 			} else {
 				OUT("%s%3u:%-5u%s", i % 8 == 0 ? "    " : " ", e[0], e[1],
-				    i % 8 == 7 || i == size - 1 ? "\n" : "");
+				    i % 8 == 7 || i == shown - 1 ? "\n" : "");
 			}
 		}
+		if (!c->json && ok_used && !summary && shown < size)
+			OUT("    (slots %u..%u not written yet: `vq dump %u all` shows every slot)\n", shown,
+			    size - 1, q);
 		if (c->json) {
 			jw_end(c->out);
 			jw_end(c->out);
@@ -451,8 +507,8 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		if (c->json)
 			jw_arr(c->out, "chains");
 		else
-			OUT("  outstanding chains (avail idx %u - last_avail_idx %u = %u):\n", aidx,
-			    vq->last_avail_idx, pend);
+			OUT("  outstanding chains (avail idx %u - last_avail_idx %u = %u)%s\n", aidx,
+			    vq->last_avail_idx, pend, pend ? ":" : "");
 		if (ok_avail && ok_desc && pend > size && !c->json)
 			OUT("    !! avail idx is %u ahead: more than the queue size\n", pend);
 		for (unsigned k = 0; ok_avail && ok_desc && k < pend && k < size; k++) {
@@ -460,6 +516,14 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 			unsigned slot = (vq->last_avail_idx + k) % size;
 
 			gm_read(gm, vq->avail_gpa + 4 + 2ULL * slot, &head, 2);
+			if (summary) {
+				if (k < SUMMARY_CHAINS)
+					chain_line(c, d, size, slot, head);
+				else if (k == SUMMARY_CHAINS)
+					OUT("    ... %u more (`vq dump %u chains` walks each with its bytes)\n",
+					    (pend < size ? pend : size) - k, q);
+				continue;
+			}
 			if (c->json) {
 				jw_obj(c->out, NULL);
 				jw_u64(c->out, "avail_slot", slot);
@@ -476,6 +540,10 @@ static int cmd_vq_dump(struct cmd_ctx *c)
 		}
 		if (c->json)
 			jw_end(c->out);
+		else if (summary)
+			OUT("  taken by the device, not yet returned: %u chain(s)\n"
+			    "  (`vq dump %u all` for the descriptor table and every ring slot)\n",
+			    vq->inuse, q);
 	}
 	virtio_mmio_unlock(t);
 	if (c->json)
@@ -673,13 +741,8 @@ static int cmd_port_frames(struct cmd_ctx *c)
 
 static void ctl_line(struct cmd_ctx *c, const struct console_ctl_log_entry *e, uint64_t t0)
 {
-	const char *ev = cmd_event_name(e->event);
-	char evbuf[16];
-
-	if (!ev) {
-		snprintf(evbuf, sizeof(evbuf), "EVENT_%u", e->event);
-		ev = evbuf;
-	}
+	char evbuf[32];
+	const char *ev = cmd_event_label(e->event, evbuf, sizeof(evbuf));
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_u64(c->out, "seq", e->seq);
@@ -761,17 +824,18 @@ static int cmd_ctl_log(struct cmd_ctx *c)
 	}
 	for (unsigned i = 0; i < sn->ctl_out_len && i < 8; i++) {
 		const struct console_ctl_msg *m = &sn->ctl_out[i];
-		const char *ev = cmd_event_name(m->event);
+		char evbuf[32];
+		const char *ev = cmd_event_label(m->event, evbuf, sizeof(evbuf));
 
 		if (c->json) {
 			jw_obj(c->out, NULL);
-			jw_str(c->out, "event", ev ? ev : "?");
+			jw_str(c->out, "event", ev);
 			jw_u64(c->out, "id", m->id);
 			jw_u64(c->out, "value", m->value);
 			jw_end(c->out);
 		} else {
 			OUT("  waiting  host->guest %s id=%u value=%u (no guest buffer yet)\n",
-			    ev ? ev : "?", m->id, m->value);
+			    ev, m->id, m->value);
 		}
 	}
 	if (c->json) {
@@ -815,7 +879,8 @@ static int cmd_handshake(struct cmd_ctx *c)
 	n = console_ctl_log_read(&c->s->console, c->cs->ctl_epoch, e, CONSOLE_CTL_LOG_SIZE);
 #define VIOL(...) do { if (nv < 32) snprintf(viol[nv++], sizeof(viol[0]), __VA_ARGS__); } while (0)
 	for (size_t i = 0; i < n; i++) {
-		const char *ev = cmd_event_name(e[i].event);
+		char evbuf[32];
+		const char *ev = cmd_event_label(e[i].event, evbuf, sizeof(evbuf));
 		bool from = e[i].dir == CONSOLE_CTL_FROM_GUEST;
 		uint32_t id = e[i].id;
 
@@ -825,11 +890,11 @@ static int cmd_handshake(struct cmd_ctx *c)
 		}
 		if (!device_ready)
 			VIOL("#%llu %s %s id=%u before DEVICE_READY", (unsigned long long)e[i].seq,
-			     from ? "guest->host" : "host->guest", ev ? ev : "?", id);
+			     from ? "guest->host" : "host->guest", ev, id);
 		if (id >= CONSOLE_NR_PORTS) {
 			VIOL("#%llu %s %s id=%u: id out of range (max_nr_ports %d)",
 			     (unsigned long long)e[i].seq, from ? "guest->host" : "host->guest",
-			     ev ? ev : "?", id, CONSOLE_NR_PORTS);
+			     ev, id, CONSOLE_NR_PORTS);
 			continue;
 		}
 		if (from) {
@@ -924,12 +989,18 @@ const struct cmd_def cmd_virtio_table[] = {
 	  "per queue: size, ready, ring addresses, guest avail idx, last_avail_idx, used_idx, inuse, "
 	  "notifies, interrupts",
 	  "vq list", NULL, 0, 1, NULL, CMD_F_CHECK, cmd_vq_list },
-	{ "vq dump", NULL, "vq dump Q [desc|avail|used|chains|all] [DEV]",
-	  "the descriptor table, both rings and every outstanding chain with its bytes",
-	  "vq dump 3 chains",
-	  "    Read under the device lock: coherent while the guest runs. Broken links, loops and\n"
-	  "    addresses outside RAM are flagged with !!.",
-	  1, 3, "q|words:desc,avail,used,chains,all", CMD_F_CHECK, cmd_vq_dump },
+	{ "vq dump", NULL, "vq dump Q [summary|desc|avail|used|chains|all] [DEV]",
+	  "what is in flight on queue Q (default), or its descriptor table, rings, chains, or all",
+	  "vq dump 3 used",
+	  "    summary (default): the indices, both rings' flags and idx, the chains the guest\n"
+	  "    published that the device has not taken (one line each, the first 16; `chains`\n"
+	  "    walks every one with its bytes), and how many the device holds. desc, avail and\n"
+	  "    used show what the guest wrote (descriptors not addr 0 len 0; ring slots below idx\n"
+	  "    until the ring wraps); all shows everything, every slot. JSON is always complete:\n"
+	  "    every slot of the parts asked for, all parts by default. Read under the device\n"
+	  "    lock: coherent while the guest runs. Broken links, loops and addresses outside RAM\n"
+	  "    are flagged with !!.",
+	  1, 3, "q|words:summary,desc,avail,used,chains,all", CMD_F_CHECK, cmd_vq_dump },
 	{ "port list", "info ports", "port list",
 	  "per port: name, console, readied, guest/host open, rx buffers, pending rx, host tx, counters",
 	  "port list", NULL, 0, 0, NULL, 0, cmd_port_list },

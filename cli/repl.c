@@ -345,6 +345,9 @@ static char **repl_complete(const char *text, int start, int end)
 		return NULL;
 	snprintf(before, sizeof(before), "%.*s", start, rl_line_buffer);
 	ncands = cmd_complete(r->s, before, text, cands, 256);
+	/* "port." or "rax=" is half a word: no space after it, the rest is typed next. */
+	if (ncands == 1 && strchr(".=", cands[0][strlen(cands[0]) - 1]))
+		rl_completion_append_character = '\0';
 	return rl_completion_matches(text, cand_gen);
 }
 

@@ -96,6 +96,9 @@ struct debug {
 	bool stepping[VM_MAX_CPUS];
 	bool has_pending[VM_MAX_CPUS];
 	struct debug_event pending[VM_MAX_CPUS];
+	/* The stop a debugger took (debug_take_event*), until the VM runs again: info cpus. */
+	bool has_taken[VM_MAX_CPUS];
+	struct debug_event taken[VM_MAX_CPUS];
 	uint64_t pending_seq[VM_MAX_CPUS];
 	uint64_t pending_gpa[VM_MAX_CPUS];
 	uint64_t seq;
@@ -925,6 +928,7 @@ bool debug_handle_exit(struct vcpu *v)
 			bp = sw_find(d, gpa);
 		if (!bp) {
 			reinject_bp(v, a->pc);
+			v->last_exit_what = "the guest's own int3, delivered to it";
 			debug_insn_completed(v);
 			return true;
 		}
@@ -945,8 +949,10 @@ bool debug_handle_exit(struct vcpu *v)
 		if (ev.reason == DEBUG_STOP_TRAP && d->wstep[v->id] && !stepping) {
 			int slot = watch_changed(d);
 
-			if (slot < 0)
+			if (slot < 0) {
+				v->last_exit_what = "step (watching by single-step)";
 				return true; /* nothing written: keep stepping */
+			}
 			ev.slot = slot;
 			ev.addr = d->hw[slot].addr;
 			ev.reason = d->hw[slot].type == DEBUG_HW_WRITE ? DEBUG_STOP_WATCH
@@ -958,6 +964,7 @@ bool debug_handle_exit(struct vcpu *v)
 	} else {
 		ev.reason = DEBUG_STOP_TRAP;
 	}
+	v->last_exit_what = debug_stop_name(ev.reason);
 	record_stop(d, v, &ev, gpa);
 	return true;
 }
@@ -1078,6 +1085,10 @@ bool debug_take_event(struct vm *vm, struct debug_event *out)
 		if (event_valid(d, &d->pending[best], d->pending_gpa[best])) {
 			*out = d->pending[best];
 			found = true;
+			pthread_mutex_lock(&vm->lock);
+			d->taken[best] = *out;
+			d->has_taken[best] = true;
+			pthread_mutex_unlock(&vm->lock);
 			break;
 		}
 	}
@@ -1104,6 +1115,8 @@ bool debug_take_event_at(struct vm *vm, uint64_t addr, struct debug_event *out)
 		    d->pending[i].addr == addr) {
 			d->has_pending[i] = false;
 			*out = d->pending[i];
+			d->taken[i] = *out;
+			d->has_taken[i] = true;
 			found = true;
 		}
 	pthread_mutex_unlock(&vm->lock);
@@ -1118,9 +1131,43 @@ void debug_clear_events(struct vm *vm)
 		return;
 	pthread_mutex_lock(&vm->lock);
 	memset(d->has_pending, 0, sizeof(d->has_pending));
+	memset(d->has_taken, 0, sizeof(d->has_taken));
 	memset(d->stepping, 0, sizeof(d->stepping));
 	d->interrupt = false;
 	pthread_mutex_unlock(&vm->lock);
+}
+
+bool debug_cpu_stop(struct vm *vm, int cpu, struct debug_event *ev)
+{
+	struct debug *d = dbg_of(vm);
+	bool found = false;
+
+	if (!d || cpu < 0 || cpu >= vm->ncpus)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	if (d->stopped && d->has_pending[cpu]) {
+		*ev = d->pending[cpu];
+		found = true;
+	} else if (d->stopped && d->has_taken[cpu]) {
+		*ev = d->taken[cpu];
+		found = true;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return found;
+}
+
+const char *debug_stop_name(enum debug_stop_reason r)
+{
+	switch (r) {
+	case DEBUG_STOP_SWBREAK: return "breakpoint";
+	case DEBUG_STOP_HWBREAK: return "hardware breakpoint";
+	case DEBUG_STOP_WATCH:
+	case DEBUG_STOP_AWATCH: return "watchpoint";
+	case DEBUG_STOP_STEP: return "step";
+	case DEBUG_STOP_INTERRUPT: return "stop request";
+	case DEBUG_STOP_TRAP: return "debug exception";
+	default: return "debug";
+	}
 }
 
 #define STEP_OVER_WAIT_MS 2000
@@ -1187,6 +1234,11 @@ static bool step_over_sw(struct debug *d, const enum debug_action *acts)
 		/* Our own step is no news, unless the user asked for exactly that step. */
 		if (d->has_pending[i] && d->pending[i].reason == DEBUG_STOP_STEP && a != DEBUG_ACT_STEP)
 			d->has_pending[i] = false;
+		/* The asked-for step is done (its event no longer valid once stepping ends): info cpus. */
+		if (d->has_pending[i] && d->pending[i].reason == DEBUG_STOP_STEP) {
+			d->taken[i] = d->pending[i];
+			d->has_taken[i] = true;
+		}
 		memset(d->held, 0, sizeof(d->held));
 		memset(d->stepping, 0, sizeof(d->stepping));
 		d->interrupt = false;
@@ -1253,6 +1305,7 @@ static int resume(struct vm *vm, const enum debug_action *acts, bool over_sw)
 	/* Every vCPU is parked while the debugger holds the VM. */
 	r = d->stopped ? apply_all(d) : apply_paused(d);
 	pthread_mutex_lock(&vm->lock);
+	memset(d->has_taken, 0, sizeof(d->has_taken));
 	if (d->stopped) {
 		d->stopped = false;
 		d->interrupt = false;

@@ -155,6 +155,14 @@ int debug_resume(struct vm *vm, const enum debug_action *acts);
  */
 int debug_resume_over_sw(struct vm *vm, const enum debug_action *acts);
 
+/*
+ * The stop CPU is at while the debugger holds the VM: its event not yet taken, or the one a
+ * debugger took (until the VM runs again). False when CPU merely parked with the others.
+ */
+bool debug_cpu_stop(struct vm *vm, int cpu, struct debug_event *ev);
+/* A stop reason in words: "breakpoint", "watchpoint", "step", ... */
+const char *debug_stop_name(enum debug_stop_reason r);
+
 /* Forget every pending event and stepping state (attach of a new debugger). */
 void debug_clear_events(struct vm *vm);
 

@@ -32,6 +32,7 @@ int vcpu_init(struct vm *vm, int id)
 
 	v->vm = vm;
 	v->id = id;
+	v->stats_fd = -1;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
 	if (v->fd < 0)
 		return -errno;
@@ -45,6 +46,7 @@ int vcpu_init(struct vm *vm, int id)
 		return -errno;
 	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) < 0)
 		log_debug("cpu%d: KVM_SET_MSRS: %s", id, strerror(errno));
+	vcpu_stats_open(v);
 	return 0;
 }
 
@@ -75,6 +77,14 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_info *boot)
 }
 
 /* --- exits ------------------------------------------------------------------ */
+
+/* Tracing asks which vCPU (and RIP) caused a device event from inside the device's code. */
+static __thread struct vcpu *current_vcpu;
+
+struct vcpu *vcpu_current(void)
+{
+	return current_vcpu;
+}
 
 static void handle_io(struct vcpu *v)
 {
@@ -172,6 +182,7 @@ static int complete_insn(struct vcpu *v, const uint8_t *bytes, unsigned n, char 
 			return -errno;
 	}
 	v->emulated++;
+	v->last_completed = insn.name;
 	if (insn.kind < 32 && !(__atomic_fetch_or(&announced_kinds, 1u << insn.kind,
 						   __ATOMIC_RELAXED) & (1u << insn.kind)))
 		log_info("cpu%d: completed %s at <%s> in userspace (PVM cannot emulate it)", v->id,
@@ -191,8 +202,10 @@ static void handle_internal_error(struct vcpu *v)
 		if (n > sizeof(run->emulation_failure.insn_bytes))
 			n = sizeof(run->emulation_failure.insn_bytes);
 		/* On PVM our own int3 breakpoints arrive here, not as KVM_EXIT_DEBUG (debug.c). */
-		if (n >= 1 && run->emulation_failure.insn_bytes[0] == 0xcc && debug_handle_int3(v))
+		if (n >= 1 && run->emulation_failure.insn_bytes[0] == 0xcc && debug_handle_int3(v)) {
+			v->last_exit_what = "breakpoint";
 			return;
+		}
 		if (complete_insn(v, run->emulation_failure.insn_bytes, n, what, sizeof(what)) == 0) {
 			debug_insn_completed(v);
 			return;
@@ -215,6 +228,8 @@ static bool handle_exit(struct vcpu *v)
 
 	v->exits++;
 	v->last_exit_reason = run->exit_reason;
+	v->last_exit_what = NULL;
+	v->last_completed = NULL;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);
@@ -319,6 +334,7 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	current_vcpu = v;
 	while (wait_while_paused(v)) {
 		/* A watchpoint emulated by stepping runs one vCPU at a time (debug.c). */
 		bool serial = debug_serial_begin(v);

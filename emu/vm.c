@@ -763,6 +763,8 @@ void vm_destroy(struct vm *vm)
 			pthread_join(v->thread, NULL);
 		if (v->run)
 			munmap(v->run, vm->run_size);
+		if (v->run && v->stats_fd >= 0)
+			close(v->stats_fd);
 		if (v->fd > 0)
 			close(v->fd);
 	}
@@ -819,6 +821,16 @@ int vm_get_sregs(struct vm *vm, int cpu, struct kvm_sregs *sregs)
 int vm_set_sregs(struct vm *vm, int cpu, const struct kvm_sregs *sregs)
 {
 	return vcpu_ioctl(vm, cpu, KVM_SET_SREGS, (void *)sregs);
+}
+
+int vm_get_mp_state(struct vm *vm, int cpu, uint32_t *mp_state)
+{
+	struct kvm_mp_state mp;
+	int r = vcpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
+
+	if (!r)
+		*mp_state = mp.mp_state;
+	return r;
 }
 
 static int fmt_seg(char *buf, size_t size, const char *name, const struct kvm_segment *s)

@@ -41,6 +41,9 @@ struct vm_config {
 
 enum vcpu_state { VCPU_RUNNING, VCPU_PAUSED, VCPU_HALTED, VCPU_STOPPED };
 
+/* KVM's per-vCPU counters vmdbg reads (emu/vcpu_stats.c). */
+enum vcpu_stat { VCPU_STAT_EXITS, VCPU_STAT_HALT_EXITS, VCPU_STAT_INSN_EMULATION, VCPU_STAT_NR };
+
 struct vcpu {
 	struct vm *vm;
 	int id;
@@ -51,8 +54,17 @@ struct vcpu {
 	/* Protected by vm->lock. */
 	bool parked;
 	uint32_t last_exit_reason;
-	uint64_t exits;
+	/*
+	 * What vmdbg made of that exit where KVM's reason misleads (on PVM a breakpoint is an
+	 * "internal error"): a static phrase ("breakpoint", "step", ...) or NULL, and the
+	 * instruction vmdbg completed in userspace (NULL if none). Written by the vCPU thread.
+	 */
+	const char *last_exit_what;
+	const char *last_completed;
+	uint64_t exits;             /* exits that reached vmdbg (KVM counts all: vm_vcpu_stat) */
 	uint64_t emulated;          /* instructions completed in userspace */
+	int stats_fd;               /* KVM_GET_STATS_FD, -1 without one */
+	uint64_t stats_off[VCPU_STAT_NR]; /* each counter's file offset, 0: not offered */
 };
 
 /* Why the run ended; maps to the exit status (see README). */
@@ -181,6 +193,11 @@ int vm_set_regs(struct vm *vm, int cpu, const struct kvm_regs *regs);
 int vm_get_sregs(struct vm *vm, int cpu, struct kvm_sregs *sregs);
 int vm_set_sregs(struct vm *vm, int cpu, const struct kvm_sregs *sregs);
 
+/* KVM's multiprocessing state of CPU (KVM_MP_STATE_*): halted, waiting for SIPI, ... */
+int vm_get_mp_state(struct vm *vm, int cpu, uint32_t *mp_state);
+/* KVM's own counter WHICH of CPU, live (no pause needed); -ENOTSUP on a KVM without stats. */
+int vm_vcpu_stat(struct vm *vm, int cpu, enum vcpu_stat which, uint64_t *val);
+
 /* Print every register of CPU in the style of QEMU's `info registers`. */
 void vm_format_regs(struct vm *vm, int cpu, char *buf, size_t size);
 
@@ -193,5 +210,8 @@ int vcpu_init(struct vm *vm, int id);
 int vcpu_setup_boot(struct vcpu *vcpu, const struct boot_info *boot);
 void *vcpu_thread(void *arg);
 void vcpu_kick(struct vcpu *vcpu);
+void vcpu_stats_open(struct vcpu *vcpu);
+/* The vCPU whose thread calls this (its exit is being handled), or NULL on any other thread. */
+struct vcpu *vcpu_current(void);
 
 #endif

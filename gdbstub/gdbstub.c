@@ -12,7 +12,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "emu/debug.h"
@@ -27,6 +29,15 @@
 #define MAX_HEX_READ (RSP_PACKET_SIZE / 2 - 16)
 #define MAX_BIN_READ (RSP_PACKET_SIZE / 2 - 16)
 #define MONITOR_CHUNK 2048
+/* Second gdb clients waiting for their refusal (one debugger at a time). */
+#define MAX_REFUSED 4
+#define REFUSE_WAIT_S 2
+#define PEER_MAX 80
+
+struct refused {
+	int fd, timer_fd;          /* -1: slot free */
+	char peer[PEER_MAX];
+};
 
 struct gdbstub {
 	struct vm *vm;
@@ -46,6 +57,8 @@ struct gdbstub {
 	char *reply;           /* payload under construction */
 	size_t reply_len;
 	uint8_t *scratch;      /* memory transfers */
+	char client_peer[PEER_MAX];
+	struct refused refused[MAX_REFUSED];
 };
 
 /* --- output -------------------------------------------------------------------- */
@@ -580,6 +593,15 @@ static void thread_extra(struct gdbstub *g, int cpu, char *buf, size_t size)
 		else
 			mode = s.cs.db ? "32-bit" : "16-bit";
 	}
+	uint32_t mp;
+
+	/* An AP the guest has not started sits at the reset vector: its mode says nothing. */
+	if (vm_get_mp_state(g->vm, cpu, &mp) == 0 &&
+	    (mp == KVM_MP_STATE_UNINITIALIZED || mp == KVM_MP_STATE_INIT_RECEIVED)) {
+		snprintf(buf, size, "vCPU %d %s, wait-for-sipi (not started by the guest)", cpu,
+			 g->running ? "running" : "stopped");
+		return;
+	}
 	snprintf(buf, size, "vCPU %d %s, %s, CPL %u%s", cpu, g->running ? "running" : "stopped",
 		 mode, s.cs.dpl, halted == 1 ? ", halted" : "");
 }
@@ -863,21 +885,141 @@ static void on_client(void *opaque, int fd, uint32_t events)
 		flush_out(g);
 }
 
+static void peer_name(const struct sockaddr_storage *sa, char *buf, size_t n)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, n, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, n, "a unix-socket peer");
+	}
+}
+
+static void refused_close(struct gdbstub *g, struct refused *r)
+{
+	if (r->fd < 0)
+		return;
+	evloop_del(g->loop, r->fd);
+	evloop_del(g->loop, r->timer_fd);
+	close(r->fd);
+	close(r->timer_fd);
+	r->fd = r->timer_fd = -1;
+}
+
+/*
+ * gdb shows the text of an `E.` reply to its first packet ("Remote failure reply: E.vmdbg:
+ * ..."), so a second gdb learns why it was turned away instead of reading a reset. ACK: a
+ * packet of the client's was read (it waits for the '+').
+ */
+static void refuse_now(struct gdbstub *g, struct refused *r, bool ack)
+{
+	char msg[256], pkt[300];
+	unsigned sum = 0;
+	int n;
+
+	snprintf(msg, sizeof(msg), "E.vmdbg: a gdb client is attached already (from %s); one at a time",
+		 g->client_fd >= 0 ? g->client_peer : "a debugger");
+	for (const char *p = msg; *p; p++)
+		sum += (unsigned char)*p;
+	n = snprintf(pkt, sizeof(pkt), "%s$%s#%02x", ack ? "+" : "", msg, sum & 0xff);
+	if (write(r->fd, pkt, (size_t)n) < 0) {
+		/* It went away first. */
+	}
+	refused_close(g, r);
+}
+
+static struct refused *refused_of(struct gdbstub *g, int fd)
+{
+	for (int i = 0; i < MAX_REFUSED; i++)
+		if (g->refused[i].fd >= 0 && (g->refused[i].fd == fd || g->refused[i].timer_fd == fd))
+			return &g->refused[i];
+	return NULL;
+}
+
+static void on_refused(void *opaque, int fd, uint32_t events)
+{
+	struct gdbstub *g = opaque;
+	struct refused *r = refused_of(g, fd);
+	char buf[4096];
+	ssize_t n;
+
+	if (!r)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		refused_close(g, r);
+		return;
+	}
+	/* Everything it sent is read: closing now sends a FIN, not a reset that loses the reply. */
+	if (n > 0 && memchr(buf, '#', (size_t)n))
+		refuse_now(g, r, true);
+}
+
+/* A client that sends nothing gets the refusal after REFUSE_WAIT_S. */
+static void on_refused_timer(void *opaque, int fd, uint32_t events)
+{
+	struct gdbstub *g = opaque;
+	struct refused *r = refused_of(g, fd);
+
+	if (r)
+		refuse_now(g, r, false);
+}
+
+static void refuse(struct gdbstub *g, int c, const char *peer)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = REFUSE_WAIT_S } };
+	struct refused *r = NULL;
+
+	if (vm_ended(g->vm)) {
+		close(c);
+		return;
+	}
+	log_warn("gdb: refused a second gdb client from %s: one is attached already (from %s)", peer,
+		 g->client_peer);
+	for (int i = 0; i < MAX_REFUSED && !r; i++)
+		if (g->refused[i].fd < 0)
+			r = &g->refused[i];
+	if (!r)
+		r = &g->refused[0];
+	refused_close(g, r);
+	r->fd = c;
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	if (r->timer_fd < 0 || timerfd_settime(r->timer_fd, 0, &its, NULL) ||
+	    evloop_add(g->loop, c, EPOLLIN, on_refused, g)) {
+		if (r->timer_fd >= 0)
+			close(r->timer_fd);
+		r->timer_fd = -1;
+		close(c);
+		r->fd = -1;
+		return;
+	}
+	if (evloop_add(g->loop, r->timer_fd, EPOLLIN, on_refused_timer, g))
+		refuse_now(g, r, false);
+}
+
 static void on_listen(void *opaque, int fd, uint32_t events)
 {
 	struct gdbstub *g = opaque;
-	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+	struct sockaddr_storage sa = { 0 };
+	socklen_t salen = sizeof(sa);
+	int c = accept4(fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+	char peer[PEER_MAX];
 
 	if (c < 0)
 		return;
+	peer_name(&sa, peer, sizeof(peer));
 	if (g->client_fd >= 0 || vm_ended(g->vm)) {
-		/* One debugger at a time. */
-		static const char busy[] = "$E10#a6";
-
-		if (write(c, busy, sizeof(busy) - 1) < 0) {
-			/* Closing anyway. */
-		}
-		close(c);
+		refuse(g, c, peer);
 		return;
 	}
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -886,6 +1028,7 @@ static void on_listen(void *opaque, int fd, uint32_t events)
 		return;
 	}
 	g->client_fd = c;
+	snprintf(g->client_peer, sizeof(g->client_peer), "%s", peer);
 	g->no_ack = false;
 	g->running = false;
 	g->out_len = g->last_len = 0;
@@ -894,7 +1037,7 @@ static void on_listen(void *opaque, int fd, uint32_t events)
 	/* An attaching gdb expects a stopped target. */
 	debug_stop_all(g->vm);
 	debug_clear_events(g->vm);
-	log_info("gdb: debugger attached; every vCPU is stopped");
+	log_info("gdb: debugger attached from %s; every vCPU is stopped", peer);
 }
 
 static int listen_on(struct gdbstub *g, const char *spec, char *err, size_t errlen)
@@ -988,6 +1131,8 @@ int gdb_start(struct gdbstub **out, struct vm *vm, struct evloop *loop, const ch
 	g->vm = vm;
 	g->loop = loop;
 	g->listen_fd = g->client_fd = -1;
+	for (int i = 0; i < MAX_REFUSED; i++)
+		g->refused[i].fd = g->refused[i].timer_fd = -1;
 	g->monitor = monitor;
 	g->opaque = opaque;
 	g->rsp = malloc(sizeof(*g->rsp));
@@ -1025,6 +1170,8 @@ void gdb_stop(struct gdbstub *g)
 {
 	if (!g)
 		return;
+	for (int i = 0; i < MAX_REFUSED; i++)
+		refused_close(g, &g->refused[i]);
 	if (g->client_fd >= 0) {
 		evloop_del(g->loop, g->client_fd);
 		close(g->client_fd);

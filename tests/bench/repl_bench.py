@@ -398,12 +398,12 @@ def bench_vq_dump(a, tmp):
         time.sleep(0.5)  # port rx buffers are posted after PORT_ADD, just after the handshake
         rows = []
         for q in a.vq:
-            ns, out = v.cmd("vq dump %d" % q, b"vq %d (" % q)
+            ns, out = v.cmd("vq dump %d all" % q, b"vq %d (" % q)
             m = re.search(rb"avail ring: flags \S+(?: \([^)]*\))? idx (\d+)", out)
             size = re.search(rb"size (\d+)", out)
             times = []
             for _ in range(a.dump_rounds):
-                t, out2 = v.cmd("vq dump %d" % q, b"vq %d (" % q)
+                t, out2 = v.cmd("vq dump %d all" % q, b"vq %d (" % q)
                 times.append(t)
             med, worst = stats(times)
             rows.append((q, out.split(b":", 1)[0].decode(), int(size.group(1)) if size else 0,

@@ -8,7 +8,8 @@ N times: connect to 127.0.0.1:PORT, send a burst of packets chosen by the round 
 registers, memory reads, breakpoints then continue, Ctrl-C, garbage, bad checksums, an
 oversized packet, a packet cut off in the middle), read the replies of the ones that must
 be answered and check them, then close abruptly (half of the time with a TCP reset). A
-connection refused as busy ($E10: the stub has not yet seen the last close) is retried.
+connection refused as busy ($E.vmdbg: a gdb client is attached...: the stub has not yet seen
+the last close) is retried.
 Prints one key=value line:
   rounds= packets= answered= bad_replies= busy_retries= resets= closed_by_stub= secs=
 and the first bad replies on stderr. Exit 0 when every round connected.
@@ -104,7 +105,7 @@ def burst(c, r):
         q = c.cmd(b"qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386")
     except (EOFError, ConnectionResetError, BrokenPipeError):
         raise Busy()  # closed before the first reply: refused as busy
-    if q == b"E10":
+    if q == b"E10" or q.startswith(b"E.vmdbg: a gdb client is attached"):
         raise Busy()
     expect(q.startswith(b"PacketSize="), "qSupported", q)
     if r % 3 == 0:
@@ -166,7 +167,7 @@ for r in range(a.count):
                 bad.append("round %d: the stub closed the connection: %s" % (r, e))
             break
         except Busy as e:
-            # $E10 then close: the stub has not processed the last close yet.
+            # An E reply then close: the stub has not processed the last close yet.
             stats["busy_retries"] += 1
             stats["packets"] += c.sent
             c.close(False)

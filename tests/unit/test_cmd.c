@@ -164,6 +164,12 @@ static void test_argument_errors(void **state)
 	EXPECT("source /nonexistent.vmdbg", CMD_ERR, "source: /nonexistent.vmdbg");
 	EXPECT("delete 3", CMD_ERR, "no vCPUs");
 	EXPECT("json", CMD_ERR, "which command?");
+	/* A register is read before its symbol is looked up; an unknown name is one clear error. */
+	EXPECT("sym $bogus", CMD_ERR, "sym: unknown register '$bogus' (rax..r15, rip, rflags,");
+	EXPECT("sym $rdi", CMD_ERR, "sym: no vCPU to read $rdi from");
+	EXPECT("x/1x $nope", CMD_ERR, "x: unknown register '$nope'");
+	EXPECT("get cpu.0.bogus", CMD_ERR, "vCPU '0' does not exist");
+	EXPECT("get port.1.bogus", CMD_ERR, "port field 'bogus' unknown (guest_open readied ready");
 }
 
 static void test_state_commands(void **state)
@@ -187,7 +193,22 @@ static void test_state_commands(void **state)
 	EXPECT("handshake", CMD_OK, "port 1: 7 bytes queued while the guest has it closed");
 	EXPECT("break-on ctl PORT_READY 1", CMD_OK, "break-on 1: ctl PORT_READY id=1");
 	EXPECT("break-on list", CMD_OK, "1: ctl PORT_READY id=1 (0 hits)");
-	EXPECT("break-on delete 1", CMD_OK, "");
+	EXPECT("break-on delete 1", CMD_OK, "deleted break-on 1\n");
+	EXPECT("break-on delete all", CMD_OK, "no break-on points\n");
+	EXPECT("break-on notify 3", CMD_OK, "break-on 2: notify q3");
+	EXPECT("break-on irq", CMD_OK, "break-on 3: irq");
+	EXPECT("break-on delete all", CMD_OK, "deleted 2 break-on points\n");
+	EXPECT("break-on list", CMD_OK, "");
+	/* Events virtio-console does not define are sent, and named as such. */
+	EXPECT("ctl send 99 1", CMD_OK, "queued event 99 (unknown) id=1 value=1 (the driver has not "
+	       "sent DEVICE_READY yet");
+	EXPECT("ctl send 99 1", CMD_OK, "\n(virtio-console defines events 0..7");
+	EXPECT("json ctl send 99 2", CMD_OK, "\"event\":\"event 99 (unknown)\",\"event_number\":99,"
+	       "\"known_event\":false");
+	EXPECT("ctl log", CMD_OK, "waiting  host->guest event 99 (unknown) id=1 value=1");
+	EXPECT("break-on ctl 42", CMD_OK, "break-on 4: ctl event 42 (unknown)");
+	EXPECT("break-on list", CMD_OK, "4: ctl event 42 (unknown) (0 hits)");
+	EXPECT("break-on delete 4", CMD_OK, "deleted break-on 4\n");
 	EXPECT("echo a \"b  c\"", CMD_OK, "a b  c\n");
 	EXPECT("xp/2xw 0x1000", CMD_OK, "0x0000000000001000: 0x00000000 0x00000000");
 	EXPECT("writepmem 0x1000 41424344", CMD_OK, "wrote 4 bytes");
@@ -349,6 +370,52 @@ static void test_complete(void **state)
 	n = cmd_complete(f->s, "break-on ctl ", "PORT_O", c, 64);
 	assert_int_equal(n, 1);
 	free(c[0]);
+	/* A path completes level by level from the tables `get` looks keys up in. */
+	n = cmd_complete(f->s, "get ", "po", c, 64);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0], "port.");
+	free(c[0]);
+	n = cmd_complete(f->s, "get ", "port.", c, 64);
+	assert_int_equal(n, 3);
+	assert_true(has(c, n, "port.0.") && has(c, n, "port.2."));
+	for (int i = 0; i < n; i++)
+		free(c[i]);
+	n = cmd_complete(f->s, "assert ", "ctl.", c, 64);
+	assert_int_equal(n, 2);
+	assert_true(has(c, n, "ctl.count") && has(c, n, "ctl.waiting"));
+	for (int i = 0; i < n; i++)
+		free(c[i]);
+	n = cmd_complete(f->s, "set reg ", "rfl", c, 64);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0], "rflags=");
+	free(c[0]);
+	/* Every key offered is one `get` takes, and the old list's gaps are filled. */
+	{
+		static const char *const heads[] = { "port.1.", "vq.3." };
+
+		for (size_t h = 0; h < 2; h++) {
+			n = cmd_complete(f->s, "get ", heads[h], c, 64);
+			assert_true(n >= 14);
+			for (int i = 0; i < n; i++) {
+				char line[96];
+
+				if (strcmp(c[i], heads[h])) {
+					snprintf(line, sizeof(line), "get %s", c[i]);
+					EXPECT(line, CMD_OK, "\n");
+				}
+				free(c[i]);
+			}
+		}
+		n = cmd_complete(f->s, "get ", "port.1.rx_bu", c, 64);
+		assert_int_equal(n, 1);
+		assert_string_equal(c[0], "port.1.rx_buffers");
+		free(c[0]);
+		n = cmd_complete(f->s, "get ", "port.1.", c, 64);
+		assert_true(has(c, n, "port.1.rx_buffers") && has(c, n, "port.1.kept_bytes") &&
+			    has(c, n, "port.1.tx_dropped") && has(c, n, "port.1.name"));
+		for (int i = 0; i < n; i++)
+			free(c[i]);
+	}
 }
 
 static int done_result = -1;

@@ -3,7 +3,7 @@
 # guest, Ctrl-A C switching between the prompt and the guest console, quit.
 source "$(dirname "$0")/../lib.sh"
 command -v tmux >/dev/null || { echo "1..0 # skip tmux is not installed"; exit 0; }
-plan 11
+plan 15
 
 S=vmdbg-repl-$$
 export HOME=$TMP
@@ -38,6 +38,23 @@ ok $? "info cpus runs"
 key 'ctl send PORT_RE' Tab Tab
 wait_screen 'PORT_READY +PORT_REMOVE' 5
 ok $? "Tab lists control event names"
+key C-u
+
+# get/assert paths complete from the tables `get` itself uses: every key, level by level.
+key 'get po' Tab
+wait_screen '\(vmdbg\) get port\.$' 5
+ok $? "Tab completes a path's head without a space (get po -> get port.)"
+key '1.rx_bu' Tab
+wait_screen '\(vmdbg\) get port\.1\.rx_buffers *$' 5
+ok $? "Tab completes every port key (port.1.rx_bu -> port.1.rx_buffers)"
+key C-u
+key 'get vq.3.' Tab Tab
+wait_screen 'vq\.3\.guest_used_idx' 5 && wait_screen 'vq\.3\.shadow_avail_idx' 1
+ok $? "Tab lists every vq key"
+key C-u
+key 'set reg rfl' Tab
+wait_screen '\(vmdbg\) set reg rflags=$' 5
+ok $? "set reg completes register names from the register table, with their ="
 key C-u
 
 key C-c
