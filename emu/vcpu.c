@@ -117,9 +117,10 @@ static void report_crash(struct vcpu *v, const char *what)
 	char regs[4096];
 
 	vm_format_regs(v->vm, v->id, regs, sizeof(regs));
-	fprintf(stderr, "\r\nvmdbg: %s\r\n", what);
+	/* Through the main thread, after the guest's last console bytes (log_writer). */
+	log_line("vmdbg: %s", what);
 	for (char *line = strtok(regs, "\n"); line; line = strtok(NULL, "\n"))
-		fprintf(stderr, "  %s\r\n", line);
+		log_line("  %s", line);
 	vm_end(v->vm, VM_END_CRASH, "%s", what);
 }
 
