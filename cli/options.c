@@ -20,7 +20,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_SERIAL,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +36,7 @@ static const struct option long_opts[] = {
 	{ "repl", no_argument, NULL, OPT_REPL },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "port", required_argument, NULL, OPT_PORT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "serial2", required_argument, NULL, OPT_SERIAL2 },
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "virtio-cmdline", no_argument, NULL, OPT_VIRTIO_CMDLINE },
@@ -68,7 +69,10 @@ void options_usage(FILE *out)
 	      "  --gdb-wait           hold the vCPUs until gdb attaches\n"
 	      "  --script FILE        run REPL commands from FILE\n"
 	      "  --repl               interactive command prompt (Ctrl-A C switches)\n"
-	      "  --json               JSON output for commands\n"
+	      "  --json               JSON output for commands; stdout carries nothing else (the\n"
+	      "                       console's stdio output goes to stderr)\n"
+	      "  --serial stdio|file:PATH|unix:PATH|null   COM1's backend (default stdio: the\n"
+	      "                       terminal; a unix socket keeps output for its next client)\n"
 	      "  --port N:stdio|file:PATH|unix:PATH|null   backend of console port N (0-2)\n"
 	      "  --serial2 file:PATH  COM2 output to a file\n"
 	      "  --trace mmio,ctl,vq,irq[:FILE]   event trace\n"
@@ -146,6 +150,25 @@ static int parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* stdio, null, file:PATH or unix:PATH into P; false when SPEC is none of them. */
+static bool parse_backend(const char *spec, struct port_opt *p)
+{
+	if (!strcmp(spec, "stdio")) {
+		p->kind = PORT_STDIO;
+	} else if (!strcmp(spec, "null")) {
+		p->kind = PORT_NULL;
+	} else if (!strncmp(spec, "file:", 5) && spec[5]) {
+		p->kind = PORT_FILE;
+		p->path = spec + 5;
+	} else if (!strncmp(spec, "unix:", 5) && spec[5]) {
+		p->kind = PORT_UNIX;
+		p->path = spec + 5;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static int parse_port(const char *arg, struct options *o, char *err, size_t errlen)
 {
 	const char *spec = strchr(arg, ':');
@@ -160,21 +183,9 @@ static int parse_port(const char *arg, struct options *o, char *err, size_t errl
 	if (parse_int(num, 0, OPT_MAX_PORTS - 1, &n))
 		return fail(err, errlen, "--port '%s': port must be 0, 1 or 2", arg);
 	p = &o->ports[n];
-	spec++;
-	if (!strcmp(spec, "stdio")) {
-		p->kind = PORT_STDIO;
-	} else if (!strcmp(spec, "null")) {
-		p->kind = PORT_NULL;
-	} else if (!strncmp(spec, "file:", 5) && spec[5]) {
-		p->kind = PORT_FILE;
-		p->path = spec + 5;
-	} else if (!strncmp(spec, "unix:", 5) && spec[5]) {
-		p->kind = PORT_UNIX;
-		p->path = spec + 5;
-	} else {
+	if (!parse_backend(spec + 1, p))
 		return fail(err, errlen, "--port '%s': backend must be stdio, file:PATH, unix:PATH or null",
 			    arg);
-	}
 	return 0;
 }
 
@@ -265,6 +276,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_PORT:
 			if (parse_port(optarg, o, err, errlen))
 				return -EINVAL;
+			break;
+		case OPT_SERIAL:
+			if (!parse_backend(optarg, &o->serial))
+				return fail(err, errlen, "--serial '%s': expected stdio, file:PATH, unix:PATH or null",
+					    optarg);
 			break;
 		case OPT_SERIAL2:
 			if (strncmp(optarg, "file:", 5) || !optarg[5])
