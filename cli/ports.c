@@ -160,6 +160,9 @@ static void client_gone(struct ports *p, struct port_backend *b)
 	b->host_open = false;
 	b->input_held = false;
 	log_info("%s: unix socket client disconnected", b->label);
+	/* COM1 held back for a slow client is kept for the next one now: no more waiting. */
+	if (b->serial && p->serial_room)
+		p->serial_room(p->stdio_opaque);
 }
 
 static void port_try_flush(struct ports *p, struct port_backend *b)

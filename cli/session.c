@@ -97,9 +97,14 @@ static void on_console_out(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
 	uint8_t buf[PORT_SERIAL_CHUNK];
+	static bool draining;
 	size_t n;
 	bool room;
 
+	/* A backend's room callback from inside this loop: the loop looks at the room itself. */
+	if (draining)
+		return;
+	draining = true;
 	while ((room = ports_serial_room(&s->ports)) &&
 	       (n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
 		session_guest_output(s, TERMOUT_COM1, buf, n);
@@ -108,6 +113,7 @@ static void on_console_out(void *opaque, int fd, uint32_t events)
 		s->com1_held = !room;
 		evloop_mod(&s->loop, s->vm.console_out.event_fd, room ? EPOLLIN : 0);
 	}
+	draining = false;
 }
 
 void session_pull_console(struct session *s)
