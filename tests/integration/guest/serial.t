@@ -160,7 +160,7 @@ for v in bogus file: unix: tcp:localhost:4444 "" file:/nonexistent/dir/com1; do
 done
 "$VMDBG" --kernel "$TEST_GUEST" --serial </dev/null >/dev/null 2>"$TMP/bad.err"
 is "$?:$(cat "$TMP/bad.err")" "2:vmdbg: option '--serial' needs a value" "--serial without a value"
-"$VMDBG" --help | grep -q -- '--serial stdio|file:PATH|unix:PATH|null'
+"$VMDBG" --help | grep -c -- '--serial stdio|file:PATH|unix:PATH|null' >/dev/null
 ok $? "--help names --serial and its backends"
 
 # --- lines never split: a chatty guest, a notice per I/O exit, CPU hogs ---------------------
@@ -190,6 +190,6 @@ ok $? "vCPU threads sent many notices meanwhile ($notices)"
 lines_whole "$TMP/load"
 ok $? "every line is a whole guest line or a whole vmdbg message" ||
 	diag "$(head -8 "$TMP/load.split")"
-lines_whole "$TMP/load0" && tr -d '\r' <"$TMP/load0" | grep -aq '^vcon: hello on port 0$'
+lines_whole "$TMP/load0" && tr -d '\r' <"$TMP/load0" | grep -ac '^vcon: hello on port 0$' >/dev/null
 ok $? "port 0's line and COM1's lines stay whole" || diag "$(head -8 "$TMP/load0.split")"
 done_testing
