@@ -299,6 +299,8 @@ int termout_init(struct termout *t, struct evloop *loop, void (*pull)(void *),
 
 void termout_flush(struct termout *t)
 {
+	if (!t->loop)
+		return; /* never set up */
 	if (t->post_fd >= 0)
 		take_posted(t);
 	for (int i = 0; i < 2; i++)
