@@ -282,7 +282,7 @@ static void on_client(void *opaque, int fd, uint32_t events)
 		port_drain(p, b); /* room again: take what the device held back */
 	}
 	if (b->serial && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-		/* A UART takes a few bytes at a time: the client's wait in its socket meanwhile. */
+		/* A UART takes a few bytes at a time: the client's bytes wait in its socket meanwhile. */
 		want = p->serial_input_room(p->stdio_opaque);
 		if (want > sizeof(buf))
 			want = sizeof(buf);
