@@ -596,13 +596,20 @@ void cmd_emit(struct session *s, const char *text)
 		repl_print(s, text);
 		return;
 	}
-	/* Start on a line of its own when the guest's last line is unfinished. */
-	if (s->history_len && s->history[s->history_len - 1] != '\n')
-		fputc('\n', stdout);
-	fputs(text, stdout);
-	if (text[strlen(text) - 1] != '\n')
-		fputc('\n', stdout);
+	/* Whole lines, never inside a guest line (termout). */
 	fflush(stdout);
+	termout_text(&s->out, STDOUT_FILENO, text);
+}
+
+/* A notice is vmdbg's message, not a command's result: with --json, stdout is JSON's. */
+static void emit_notice(struct session *s, const char *text)
+{
+	if (!s->opts.json || repl_active(s)) {
+		cmd_emit(s, text);
+		return;
+	}
+	if (text && *text)
+		termout_text(&s->out, STDERR_FILENO, text);
 }
 
 /*
@@ -672,7 +679,7 @@ void cmd_flush_notices(struct cmd_state *cs)
 	pthread_mutex_unlock(&cs->lock);
 	cs->bo_refs += refs;
 	if (text)
-		cmd_emit(cs->s, text);
+		emit_notice(cs->s, text);
 	/*
 	 * A device-event breakpoint stops an attached gdb too (spec/gdbstub.md): the
 	 * stub reports it with an 'O' packet and takes the stop, so gdb's continue
@@ -934,6 +941,8 @@ static void on_notice(void *opaque, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* Spurious. */
 	}
+	/* The guest's bytes from before these notices go out first. */
+	session_pull_console(cs->s);
 	cmd_flush_notices(cs);
 	cmd_wait_check(cs);
 }

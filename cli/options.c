@@ -24,7 +24,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_CPUID, OPT_GDB,
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
-	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE, OPT_CHECK_SCRIPT,
+	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE, OPT_CHECK_SCRIPT, OPT_SERIAL,
 };
 
 /*
@@ -85,8 +85,21 @@ const struct opt_def options_table[] = {
 	  "line back), printed without prompt or echo; the end of input ends the session like "
 	  "`quit`" },
 	{ "json", OPT_JSON, NULL,
-	  "JSON output for commands",
-	  "commands print JSON" },
+	  "JSON output for commands; stdout carries nothing else (the\n"
+	  "console's stdio output goes to stderr)",
+	  "commands print JSON, and stdout carries nothing else: the guest console's stdio output "
+	  "(COM1, stdio ports), notices (trace lines, break-on stops) and vmdbg's messages go to "
+	  "stderr" },
+	{ "serial", OPT_SERIAL, "BACKEND",
+	  "COM1's backend: stdio (default: the terminal), file:PATH,\n"
+	  "unix:PATH (keeps output for its next client) or null",
+	  "COM1's backend: `stdio` (default: the terminal, with `C-a` escapes), `file:PATH`, "
+	  "`unix:PATH` (a socket that one client at a time reads and types into; while none is "
+	  "connected the newest 1 MiB of output waits for the next, so a late client reads from the "
+	  "first line and an absent one never holds the guest back; a slow one slows it, as a slow "
+	  "terminal does), `null`. Whatever the backend, COM1's output is still watched by `wait "
+	  "console`, `--snapshot-at` and the panic watch, and the terminal still takes `C-a` escapes "
+	  "and feeds stdio ports" },
 	{ "port", OPT_PORT, "N:BACKEND",
 	  "backend of console port N (0-2): stdio, file:PATH, unix:PATH\n"
 	  "or null",
@@ -285,6 +298,25 @@ static int parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* stdio, null, file:PATH or unix:PATH into P; false when SPEC is none of them. */
+static bool parse_backend(const char *spec, struct port_opt *p)
+{
+	if (!strcmp(spec, "stdio")) {
+		p->kind = PORT_STDIO;
+	} else if (!strcmp(spec, "null")) {
+		p->kind = PORT_NULL;
+	} else if (!strncmp(spec, "file:", 5) && spec[5]) {
+		p->kind = PORT_FILE;
+		p->path = spec + 5;
+	} else if (!strncmp(spec, "unix:", 5) && spec[5]) {
+		p->kind = PORT_UNIX;
+		p->path = spec + 5;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static int parse_port(const char *arg, struct options *o, char *err, size_t errlen)
 {
 	const char *spec = strchr(arg, ':');
@@ -299,21 +331,9 @@ static int parse_port(const char *arg, struct options *o, char *err, size_t errl
 	if (parse_int(num, 0, OPT_MAX_PORTS - 1, &n))
 		return fail(err, errlen, "--port '%s': port must be 0, 1 or 2", arg);
 	p = &o->ports[n];
-	spec++;
-	if (!strcmp(spec, "stdio")) {
-		p->kind = PORT_STDIO;
-	} else if (!strcmp(spec, "null")) {
-		p->kind = PORT_NULL;
-	} else if (!strncmp(spec, "file:", 5) && spec[5]) {
-		p->kind = PORT_FILE;
-		p->path = spec + 5;
-	} else if (!strncmp(spec, "unix:", 5) && spec[5]) {
-		p->kind = PORT_UNIX;
-		p->path = spec + 5;
-	} else {
+	if (!parse_backend(spec + 1, p))
 		return fail(err, errlen, "--port '%s': backend must be stdio, file:PATH, unix:PATH or null",
 			    arg);
-	}
 	return 0;
 }
 
@@ -431,6 +451,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_PORT:
 			if (parse_port(optarg, o, err, errlen))
 				return -EINVAL;
+			break;
+		case OPT_SERIAL:
+			if (!parse_backend(optarg, &o->serial))
+				return fail(err, errlen, "--serial '%s': expected stdio, file:PATH, unix:PATH or null",
+					    optarg);
 			break;
 		case OPT_SERIAL2:
 			if (strncmp(optarg, "file:", 5) || !optarg[5])

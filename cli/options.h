@@ -26,6 +26,7 @@ struct options {
 	const char *check_script; /* --check-script: check this script, run nothing */
 	bool repl, json;
 	struct port_opt ports[OPT_MAX_PORTS];
+	struct port_opt serial; /* COM1 (--serial); PORT_DEFAULT: stdio */
 	const char *serial2;  /* path (from file:PATH) */
 	const char *trace;    /* mmio,ctl,vq,irq,pio[:FILE] */
 	bool virtio_cmdline;

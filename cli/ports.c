@@ -66,6 +66,25 @@ static void count_frame(const struct frame *f, void *opaque)
 	p->frames_seen++;
 }
 
+/* COM1 with no client: the newest PORT_PENDING_MAX bytes wait for the next one. */
+static void serial_keep(struct port_backend *b, const uint8_t *buf, size_t len)
+{
+	if (len > PORT_PENDING_MAX) {
+		b->lost += len - PORT_PENDING_MAX;
+		buf += len - PORT_PENDING_MAX;
+		len = PORT_PENDING_MAX;
+	}
+	if (b->pending_len + len > PORT_PENDING_MAX) {
+		size_t drop = b->pending_len + len - PORT_PENDING_MAX;
+
+		memmove(b->pending, b->pending + drop, b->pending_len - drop);
+		b->pending_len -= drop;
+		b->lost += drop;
+	}
+	memcpy(b->pending + b->pending_len, buf, len);
+	b->pending_len += len;
+}
+
 /* Deliver drained bytes to the backend; what it cannot take now waits in pending. */
 static void port_output(struct ports *p, struct port_backend *b, const uint8_t *buf, size_t len)
 {
@@ -74,7 +93,7 @@ static void port_output(struct ports *p, struct port_backend *b, const uint8_t *
 		frames_feed(&p->frames, buf, len, count_frame, p);
 	switch (b->kind) {
 	case PORT_KIND_STDIO:
-		p->stdio_out(p->stdio_opaque, buf, len);
+		p->stdio_out(p->stdio_opaque, b->id, buf, len);
 		return;
 	case PORT_KIND_NULL:
 		return;
@@ -83,6 +102,10 @@ static void port_output(struct ports *p, struct port_backend *b, const uint8_t *
 		return;
 	case PORT_KIND_FILE:
 	case PORT_KIND_UNIX:
+		if (b->fd < 0 && b->serial && b->kind == PORT_KIND_UNIX) {
+			serial_keep(b, buf, len);
+			return;
+		}
 		if (b->fd < 0)
 			return; /* no reader: guest output is discarded, as on a closed host end */
 		if (!b->pending_len) {
@@ -116,6 +139,11 @@ static void port_drain(struct ports *p, struct port_backend *b)
 	 * nothing: the bytes stay in the device, whose high-water mark then holds the
 	 * guest writer back until a reader comes. Nothing is dropped.
 	 */
+	if (b->serial) {
+		if (ports_serial_room(p) && p->serial_room)
+			p->serial_room(p->stdio_opaque);
+		return;
+	}
 	if (b->kind == PORT_KIND_UNIX && b->fd < 0)
 		return;
 	while (b->pending_len + sizeof(buf) <= PORT_PENDING_MAX &&
@@ -130,7 +158,11 @@ static void client_gone(struct ports *p, struct port_backend *b)
 	b->fd = -1;
 	b->pending_len = 0;
 	b->host_open = false;
-	log_info("port %d: unix socket client disconnected", b->id);
+	b->input_held = false;
+	log_info("%s: unix socket client disconnected", b->label);
+	/* COM1 held back for a slow client is kept for the next one now: no more waiting. */
+	if (b->serial && p->serial_room)
+		p->serial_room(p->stdio_opaque);
 }
 
 static void port_try_flush(struct ports *p, struct port_backend *b)
@@ -145,7 +177,7 @@ static void port_try_flush(struct ports *p, struct port_backend *b)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			log_warn("port %d: %s: %s", b->id, b->path, strerror(errno));
+			log_warn("%s: %s: %s", b->label, b->path, strerror(errno));
 			if (b->kind == PORT_KIND_UNIX) {
 				client_gone(p, b);
 				return;
@@ -158,7 +190,8 @@ static void port_try_flush(struct ports *p, struct port_backend *b)
 	memmove(b->pending, b->pending + off, b->pending_len - off);
 	b->pending_len -= off;
 	if (b->kind == PORT_KIND_UNIX)
-		evloop_mod(p->loop, b->fd, EPOLLIN | (b->pending_len ? EPOLLOUT : 0));
+		evloop_mod(p->loop, b->fd,
+			   (b->input_held ? 0 : EPOLLIN) | (b->pending_len ? EPOLLOUT : 0));
 }
 
 /*
@@ -235,16 +268,12 @@ static void on_wake(void *opaque, int fd, uint32_t events)
 	}
 }
 
-static struct ports *ports_of(struct port_backend *b)
-{
-	return (struct ports *)((char *)(b - b->id) - offsetof(struct ports, port));
-}
-
 static void on_client(void *opaque, int fd, uint32_t events)
 {
 	struct port_backend *b = opaque;
-	struct ports *p = ports_of(b);
+	struct ports *p = b->ports;
 	uint8_t buf[65536];
+	size_t want = sizeof(buf);
 
 	if (events & EPOLLOUT) {
 		port_try_flush(p, b);
@@ -252,12 +281,30 @@ static void on_client(void *opaque, int fd, uint32_t events)
 			return;
 		port_drain(p, b); /* room again: take what the device held back */
 	}
+	if (b->serial && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		/* A UART takes a few bytes at a time: the client's bytes wait in its socket meanwhile. */
+		want = p->serial_input_room(p->stdio_opaque);
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if (!want && !(events & (EPOLLHUP | EPOLLERR))) {
+			b->input_held = true;
+			evloop_mod(p->loop, fd, b->pending_len ? EPOLLOUT : 0);
+			return;
+		}
+		if (!want) {
+			client_gone(p, b); /* it left while the guest was not reading */
+			return;
+		}
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, want);
 
 		if (n > 0) {
 			b->total_in += (uint64_t)n;
-			console_port_send(p->console, b->id, buf, (size_t)n);
+			if (b->serial)
+				p->serial_input(p->stdio_opaque, buf, (size_t)n);
+			else
+				console_port_send(p->console, b->id, buf, (size_t)n);
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			client_gone(p, b);
 		}
@@ -267,7 +314,7 @@ static void on_client(void *opaque, int fd, uint32_t events)
 static void on_accept(void *opaque, int fd, uint32_t events)
 {
 	struct port_backend *b = opaque;
-	struct ports *p = ports_of(b);
+	struct ports *p = b->ports;
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (c < 0)
@@ -279,8 +326,16 @@ static void on_accept(void *opaque, int fd, uint32_t events)
 	b->fd = c;
 	b->host_open = true;
 	evloop_add(p->loop, c, EPOLLIN, on_client, b);
-	log_info("port %d: unix socket client connected", b->id);
-	port_drain(p, b);
+	if (b->lost)
+		log_info("%s: unix socket client connected; %llu older bytes of output were dropped "
+			 "while none was", b->label, (unsigned long long)b->lost);
+	else
+		log_info("%s: unix socket client connected", b->label);
+	b->lost = 0;
+	if (b->pending_len)
+		port_try_flush(p, b); /* COM1's output from while no client was connected */
+	if (b->fd >= 0)
+		port_drain(p, b);
 }
 
 static int listen_unix(const char *path, char *err, size_t errlen)
@@ -305,6 +360,48 @@ static int listen_unix(const char *path, char *err, size_t errlen)
 		return -e;
 	}
 	return fd;
+}
+
+/* Open B's backend from O (PORT_DEFAULT: DEF); FLAG names the option in errors. */
+static int backend_open(struct ports *p, struct port_backend *b, const struct port_opt *o,
+			enum port_kind def, const char *flag, char *err, size_t errlen)
+{
+	b->ports = p;
+	b->fd = b->listen_fd = -1;
+	switch (o->kind) {
+	case PORT_DEFAULT: b->kind = def; break;
+	case PORT_STDIO: b->kind = PORT_KIND_STDIO; break;
+	case PORT_FILE: b->kind = PORT_KIND_FILE; break;
+	case PORT_UNIX: b->kind = PORT_KIND_UNIX; break;
+	case PORT_NULL: b->kind = PORT_KIND_NULL; break;
+	}
+	if (o->path)
+		b->path = strdup(o->path);
+	else if (b->kind == PORT_KIND_UNIX &&
+		 asprintf(&b->path, "%s/vmdbg-%d-port%d.sock",
+			  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), b->id) < 0)
+		b->path = NULL;
+	if (b->kind == PORT_KIND_FILE || b->kind == PORT_KIND_UNIX) {
+		b->pending = malloc(PORT_PENDING_MAX);
+		if (!b->pending || !b->path)
+			return -ENOMEM;
+	}
+	if (b->kind == PORT_KIND_FILE) {
+		b->fd = open(b->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (b->fd < 0) {
+			snprintf(err, errlen, "%sfile:%s: %s", flag, b->path, strerror(errno));
+			return -errno;
+		}
+	} else if (b->kind == PORT_KIND_UNIX) {
+		b->listen_fd = listen_unix(b->path, err, errlen);
+		if (b->listen_fd < 0) {
+			snprintf(err, errlen, "%sunix:%s: %s", flag, b->path, strerror(-b->listen_fd));
+			return b->listen_fd;
+		}
+		evloop_add(p->loop, b->listen_fd, EPOLLIN, on_accept, b);
+	}
+	b->host_open = b->kind != PORT_KIND_UNIX && b->kind != PORT_KIND_NULL;
+	return 0;
 }
 
 int ports_init(struct ports *p, struct console *c, struct evloop *loop,
@@ -341,63 +438,57 @@ int ports_init(struct ports *p, struct console *c, struct evloop *loop,
 		log_warn("port tx polling off: no timer (%s)", strerror(errno));
 	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
 		struct port_backend *b = &p->port[i];
-		const struct port_opt *o = &opts[i];
+		char flag[16];
 
 		b->id = i;
-		b->fd = b->listen_fd = -1;
-		switch (o->kind) {
-		case PORT_DEFAULT: b->kind = defaults[i]; break;
-		case PORT_STDIO: b->kind = PORT_KIND_STDIO; break;
-		case PORT_FILE: b->kind = PORT_KIND_FILE; break;
-		case PORT_UNIX: b->kind = PORT_KIND_UNIX; break;
-		case PORT_NULL: b->kind = PORT_KIND_NULL; break;
-		}
-		if (o->path)
-			b->path = strdup(o->path);
-		else if (b->kind == PORT_KIND_UNIX &&
-			 asprintf(&b->path, "%s/vmdbg-%d-port%d.sock",
-				  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), i) < 0)
-			b->path = NULL;
-		if (b->kind == PORT_KIND_FILE || b->kind == PORT_KIND_UNIX) {
-			b->pending = malloc(PORT_PENDING_MAX);
-			if (!b->pending || !b->path)
-				return -ENOMEM;
-		}
-		if (b->kind == PORT_KIND_FILE) {
-			b->fd = open(b->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (b->fd < 0) {
-				snprintf(err, errlen, "--port %d:file:%s: %s", i, b->path, strerror(errno));
-				return -errno;
-			}
-		} else if (b->kind == PORT_KIND_UNIX) {
-			b->listen_fd = listen_unix(b->path, err, errlen);
-			if (b->listen_fd < 0)
-				return b->listen_fd;
-			evloop_add(loop, b->listen_fd, EPOLLIN, on_accept, b);
+		snprintf(b->label, sizeof(b->label), "port %d", i);
+		snprintf(flag, sizeof(flag), "--port %d:", i);
+		r = backend_open(p, b, &opts[i], defaults[i], flag, err, errlen);
+		if (r)
+			return r;
+		if (b->kind == PORT_KIND_UNIX)
 			log_info("port %d (%s): unix socket %s", i, c->port[i].name, b->path);
-		}
-		b->host_open = b->kind != PORT_KIND_UNIX && b->kind != PORT_KIND_NULL;
 	}
 	return 0;
 }
 
+int ports_serial_init(struct ports *p, struct evloop *loop, const struct port_opt *opt, char *err,
+		      size_t errlen)
+{
+	struct port_backend *b = &p->serial;
+	int r;
+
+	p->loop = loop;
+	b->id = PORT_SERIAL;
+	b->serial = true;
+	snprintf(b->label, sizeof(b->label), "COM1");
+	r = backend_open(p, b, opt, PORT_KIND_STDIO, "--serial ", err, errlen);
+	if (!r && b->kind == PORT_KIND_UNIX)
+		log_info("COM1: unix socket %s", b->path);
+	return r;
+}
+
+static void backend_free(struct port_backend *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->listen_fd >= 0) {
+		close(b->listen_fd);
+		unlink(b->path);
+	}
+	free(b->path);
+	free(b->pending);
+	free(b->kept);
+}
+
 void ports_free(struct ports *p)
 {
+	if (p->serial.label[0])
+		backend_free(&p->serial);
 	if (!p->console)
 		return; /* never set up */
-	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
-		struct port_backend *b = &p->port[i];
-
-		if (b->fd >= 0)
-			close(b->fd);
-		if (b->listen_fd >= 0) {
-			close(b->listen_fd);
-			unlink(b->path);
-		}
-		free(b->path);
-		free(b->pending);
-		free(b->kept);
-	}
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		backend_free(&p->port[i]);
 	for (int g = 0; g < 2; g++)
 		if (p->wake_fd[g] >= 0)
 			close(p->wake_fd[g]);
@@ -413,8 +504,8 @@ void ports_flush(struct ports *p, int timeout_ms)
 {
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 
-	for (int i = 0; i < CONSOLE_NR_PORTS; i++) {
-		struct port_backend *b = &p->port[i];
+	for (int i = 0; i <= CONSOLE_NR_PORTS; i++) {
+		struct port_backend *b = i < CONSOLE_NR_PORTS ? &p->port[i] : &p->serial;
 
 		port_drain(p, b);
 		while (b->fd >= 0 && b->pending_len && now_ns() < deadline) {
@@ -427,10 +518,45 @@ void ports_flush(struct ports *p, int timeout_ms)
 			if (b->fd >= 0 && b->pending_len < PORT_PENDING_MAX / 2)
 				port_drain(p, b);
 		}
-		if (b->pending_len)
-			log_warn("port %d: %zu bytes of guest output could not be written to %s in %d ms",
-				 i, b->pending_len, b->path, timeout_ms);
+		if (b->pending_len && b->fd < 0)
+			log_warn("%s: %zu bytes of guest output were never read: no client on %s",
+				 b->label, b->pending_len, b->path);
+		else if (b->pending_len)
+			log_warn("%s: %zu bytes of guest output could not be written to %s in %d ms",
+				 b->label, b->pending_len, b->path, timeout_ms);
 	}
+}
+
+void ports_serial_output(struct ports *p, const uint8_t *buf, size_t len)
+{
+	port_output(p, &p->serial, buf, len);
+}
+
+bool ports_serial_room(const struct ports *p)
+{
+	const struct port_backend *b = &p->serial;
+
+	/* Without a client COM1's output is kept (trimmed), never held back. */
+	if (b->kind != PORT_KIND_FILE && !(b->kind == PORT_KIND_UNIX && b->fd >= 0))
+		return true;
+	return b->pending_len + PORT_SERIAL_CHUNK <= PORT_PENDING_MAX;
+}
+
+void ports_serial_input_resume(struct ports *p)
+{
+	struct port_backend *b = &p->serial;
+
+	if (b->fd >= 0 && b->input_held) {
+		b->input_held = false;
+		evloop_mod(p->loop, b->fd, EPOLLIN | (b->pending_len ? EPOLLOUT : 0));
+	}
+}
+
+void ports_drain_stdio(struct ports *p)
+{
+	for (int i = 0; i < CONSOLE_NR_PORTS; i++)
+		if (p->port[i].kind == PORT_KIND_STDIO)
+			port_drain(p, &p->port[i]);
 }
 
 void ports_stdio_input(struct ports *p, const uint8_t *buf, size_t len)

@@ -417,10 +417,7 @@ void repl_on_stdin(struct session *s)
 					/* The rest is typed for the guest. */
 					size_t rest = (size_t)(n - i - 1);
 
-					if (rest)
-						ports_stdio_input(&s->ports, buf + i + 1, rest);
-					if (rest)
-						uart_receive(s->vm.com1, buf + i + 1, rest);
+					session_terminal_input(s, buf + i + 1, rest);
 					return;
 				}
 				continue;

@@ -95,7 +95,7 @@ static void finish(struct script_runner *r, bool ok, const char *msg)
 	while (r->depth > 0)
 		frame_free(&r->frames[--r->depth]);
 	if (!ok) {
-		fprintf(stderr, "%s%s: %s\n", term_is_raw() ? "\r" : "", r->where, msg);
+		session_print(s, "%s: %s", r->where, msg);
 		if (main) {
 			s->exit_status = EXIT_SCRIPT_FAILED;
 			vm_end(&s->vm, VM_END_USER, "script failed at %s", r->where);

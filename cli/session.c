@@ -19,20 +19,9 @@
 #include "cli/snapshot.h"
 #include "gdbstub/gdbstub.h"
 
-static void write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-}
+/* The session whose main thread prints log lines (log_writer), and that thread. */
+static struct session *log_session;
+static pthread_t main_thread;
 
 static void record_history(struct session *s, const uint8_t *buf, size_t len)
 {
@@ -52,10 +41,17 @@ static void record_history(struct session *s, const uint8_t *buf, size_t len)
 	s->history_total += len;
 }
 
-void session_guest_output(struct session *s, const uint8_t *buf, size_t len)
+static bool com1_is_stdio(const struct session *s)
 {
-	if (!s->prompt_focus)
-		write_all(STDOUT_FILENO, buf, len);
+	return s->ports.serial.kind == PORT_KIND_STDIO;
+}
+
+void session_guest_output(struct session *s, int src, const uint8_t *buf, size_t len)
+{
+	if (src == TERMOUT_COM1 && !com1_is_stdio(s))
+		ports_serial_output(&s->ports, buf, len);
+	else if (!s->prompt_focus)
+		termout_write(&s->out, src, s->console_fd, buf, len);
 	record_history(s, buf, len);
 	if (!s->panic_at && panic_watch_feed(&s->panic, buf, len))
 		s->panic_at = now_ns();
@@ -75,22 +71,85 @@ void session_print(struct session *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	fprintf(stderr, "%s%s\n", term_is_raw() ? "\r" : "", line);
+	if (pthread_equal(pthread_self(), main_thread))
+		termout_text(&s->out, STDERR_FILENO, line);
+	else
+		termout_post(&s->out, STDERR_FILENO, line);
 }
 
-static void stdio_port_out(void *opaque, const uint8_t *buf, size_t len)
+/* log_writer: every message line through the main thread's termout. */
+static void log_to_termout(const char *line)
 {
-	session_guest_output(opaque, buf, len);
+	struct session *s = log_session;
+
+	if (pthread_equal(pthread_self(), main_thread))
+		termout_text(&s->out, STDERR_FILENO, line);
+	else
+		termout_post(&s->out, STDERR_FILENO, line);
+}
+
+static void stdio_port_out(void *opaque, int port, const uint8_t *buf, size_t len)
+{
+	session_guest_output(opaque, TERMOUT_PORT0 + port, buf, len);
 }
 
 static void on_console_out(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
-	uint8_t buf[8192];
+	uint8_t buf[PORT_SERIAL_CHUNK];
+	static bool draining;
 	size_t n;
+	bool room;
 
-	while ((n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
-		session_guest_output(s, buf, n);
+	/* A backend's room callback from inside this loop: the loop looks at the room itself. */
+	if (draining)
+		return;
+	draining = true;
+	while ((room = ports_serial_room(&s->ports)) &&
+	       (n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
+		session_guest_output(s, TERMOUT_COM1, buf, n);
+	/* A slow COM1 client: the UART's buffer fills and slows the guest until there is room. */
+	if (room == s->com1_held) {
+		s->com1_held = !room;
+		evloop_mod(&s->loop, s->vm.console_out.event_fd, room ? EPOLLIN : 0);
+	}
+	draining = false;
+}
+
+void session_pull_console(struct session *s)
+{
+	static bool pulling;
+
+	if (pulling)
+		return;
+	pulling = true;
+	on_console_out(s, -1, 0);
+	ports_drain_stdio(&s->ports);
+	pulling = false;
+}
+
+static void pull_console(void *opaque)
+{
+	session_pull_console(opaque);
+}
+
+static bool guest_running(void *opaque)
+{
+	struct session *s = opaque;
+
+	return !vm_ended(&s->vm) && !vm_is_paused(&s->vm);
+}
+
+static void serial_room(void *opaque)
+{
+	on_console_out(opaque, -1, 0);
+}
+
+static size_t serial_input_room(void *opaque)
+{
+	struct session *s = opaque;
+
+	return SESSION_INPUT_CAP - s->input_len;
 }
 
 static void arm_retry(struct session *s, bool on)
@@ -109,6 +168,30 @@ static void push_input(struct session *s)
 	memmove(s->input, s->input + n, s->input_len - n);
 	s->input_len -= n;
 	arm_retry(s, s->input_len > 0);
+	if (n)
+		ports_serial_input_resume(&s->ports);
+}
+
+/* COM1 input from its unix socket client (at most serial_input_room bytes). */
+static void serial_input(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct session *s = opaque;
+
+	memcpy(s->input + s->input_len, buf, len);
+	s->input_len += len;
+	push_input(s);
+}
+
+void session_terminal_input(struct session *s, const uint8_t *buf, size_t len)
+{
+	ports_stdio_input(&s->ports, buf, len);
+	if (!com1_is_stdio(s) || !len)
+		return;
+	if (len > SESSION_INPUT_CAP - s->input_len)
+		len = SESSION_INPUT_CAP - s->input_len;
+	memcpy(s->input + s->input_len, buf, len);
+	s->input_len += len;
+	push_input(s);
 }
 
 static void on_retry(void *opaque, int fd, uint32_t events)
@@ -175,7 +258,8 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
 	uint8_t in[512], out[512];
-	size_t room = SESSION_INPUT_CAP - s->input_len, off = 0;
+	/* Typed bytes for COM1 wait in s->input: read no more than it can take. */
+	size_t room = com1_is_stdio(s) ? SESSION_INPUT_CAP - s->input_len : sizeof(in), off = 0;
 	ssize_t r;
 
 	if (s->prompt_focus && s->opts.repl) {
@@ -196,16 +280,14 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 		enum term_action action;
 		size_t used, n = term_filter(&s->esc, in + off, r - off, out, &action, &used);
 
-		memcpy(s->input + s->input_len, out, n);
-		s->input_len += n;
-		ports_stdio_input(&s->ports, out, n);
+		session_terminal_input(s, out, n);
 		off += used;
 		switch (action) {
 		case TERM_QUIT:
 			vm_end(&s->vm, VM_END_USER, "quit (C-a x)");
 			break;
 		case TERM_HELP:
-			fputs(term_help_text, stderr);
+			termout_text(&s->out, STDERR_FILENO, term_help_text);
 			break;
 		case TERM_SWITCH:
 			if (s->opts.repl) {
@@ -222,8 +304,6 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 			break;
 		}
 	}
-	if (s->input_len)
-		push_input(s);
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)
@@ -360,6 +440,14 @@ static int setup(struct session *s, char *err, size_t errlen)
 		return r;
 	r = evloop_init(&s->loop);
 	if (!r)
+		r = termout_init(&s->out, &s->loop, pull_console, guest_running, s);
+	if (!r) {
+		/* From here every message line goes out whole, between guest lines. */
+		main_thread = pthread_self();
+		log_session = s;
+		log_writer = log_to_termout;
+	}
+	if (!r)
 		r = console_init(&s->console, &s->vm.mem);
 	if (r)
 		return snprintf(err, errlen, "cannot set up the console: %s", strerror(-r)), r;
@@ -376,7 +464,12 @@ static int setup(struct session *s, char *err, size_t errlen)
 	s->console.event_opaque = s;
 	s->ports.stdio_out = stdio_port_out;
 	s->ports.stdio_opaque = s;
-	r = ports_init(&s->ports, &s->console, &s->loop, o->ports, err, errlen);
+	s->ports.serial_room = serial_room;
+	s->ports.serial_input_room = serial_input_room;
+	s->ports.serial_input = serial_input;
+	r = ports_serial_init(&s->ports, &s->loop, &o->serial, err, errlen);
+	if (!r)
+		r = ports_init(&s->ports, &s->console, &s->loop, o->ports, err, errlen);
 	if (r) {
 		if (!err[0])
 			snprintf(err, errlen, "cannot set up the console ports: %s", strerror(-r));
@@ -431,10 +524,14 @@ int session_run(const struct options *o)
 		return EXIT_USAGE;
 	}
 	s->opts = *o;
+	s->console_fd = o->json ? STDERR_FILENO : STDOUT_FILENO;
 	s->exit_status = -1;
 	s->sigfd = s->retry_fd = -1;
 	s->loop.epfd = -1;
 	if (setup(s, err, sizeof(err))) {
+		s->out.pull = NULL; /* the machine may be half built: only what was posted */
+		termout_flush(&s->out);
+		log_writer = NULL;
 		fprintf(stderr, "vmdbg: %s\n", err);
 		status = EXIT_USAGE;
 		goto out;
@@ -456,6 +553,8 @@ int session_run(const struct options *o)
 	 */
 	console_machine_reset(&s->console);
 	ports_flush(&s->ports, 10000);
+	termout_flush(&s->out);
+	log_writer = NULL; /* the vCPU threads are parked: no guest line left to wait for */
 	if (s->opts.repl)
 		repl_stop(s);
 	term_restore();
@@ -478,6 +577,9 @@ out:
 		close(s->sigfd);
 	if (s->retry_fd >= 0)
 		close(s->retry_fd);
+	log_writer = NULL;
+	log_session = NULL;
+	termout_free(&s->out);
 	free(s->history);
 	free(s);
 	return status;

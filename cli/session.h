@@ -16,6 +16,7 @@
 #include "panic_watch.h"
 #include "ports.h"
 #include "term.h"
+#include "termout.h"
 #include "virtio/console.h"
 
 #define SESSION_INPUT_CAP 4096
@@ -28,6 +29,10 @@ struct session {
 	struct ports ports;
 	struct evloop loop;
 	int sigfd, retry_fd;
+	/* stdout and stderr, whole lines (guest console, messages); console_fd takes the console's. */
+	struct termout out;
+	int console_fd;  /* stdout, or stderr with --json (stdout is JSON's) */
+	bool com1_held;  /* COM1's backend is full: the UART's host buffer is not drained */
 
 	/* The terminal: typed bytes go to the guest unless the prompt has the focus. */
 	bool stdin_open;
@@ -56,8 +61,15 @@ struct session {
 /* Build the VM from OPTS, boot it and serve it until it ends. Returns the exit status. */
 int session_run(const struct options *opts);
 
-/* Print guest console bytes on the terminal (and record them). */
-void session_guest_output(struct session *s, const uint8_t *buf, size_t len);
+/* Guest console bytes of SRC (TERMOUT_COM1, TERMOUT_PORT0 + N): to the terminal or COM1's
+ * backend, and into the record. */
+void session_guest_output(struct session *s, int src, const uint8_t *buf, size_t len);
+
+/* Bring in the console bytes the guest has produced so far (before a message that follows them). */
+void session_pull_console(struct session *s);
+
+/* Bytes typed for the guest (not an escape): the stdio ports, and COM1 when it is stdio. */
+void session_terminal_input(struct session *s, const uint8_t *buf, size_t len);
 
 /* Print one line of vmdbg's own output without garbling the guest's or the prompt. */
 void session_print(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

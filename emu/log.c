@@ -4,6 +4,7 @@
 
 enum log_level log_threshold = LOG_INFO;
 void (*log_sink)(enum log_level level, const char *msg);
+void (*log_writer)(const char *line);
 
 static const char *const level_prefix[] = {
 	[LOG_ERROR] = "vmdbg: error: ",
@@ -23,8 +24,27 @@ void vlog_msg(enum log_level level, const char *fmt, va_list ap)
 		log_sink(level, line);
 		return;
 	}
+	log_line("%s%s", level_prefix[level], line);
+}
+
+void log_line(const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_sink) {
+		log_sink(LOG_ERROR, line);
+		return;
+	}
+	if (log_writer) {
+		log_writer(line);
+		return;
+	}
 	/* Raw-mode terminals need the carriage return to start the next line. */
-	fprintf(stderr, "%s%s\r\n", level_prefix[level], line);
+	fprintf(stderr, "%s\r\n", line);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -12,6 +12,15 @@ extern enum log_level log_threshold;
 /* Tests capture messages through this hook instead of stderr (NULL: stderr). */
 extern void (*log_sink)(enum log_level level, const char *msg);
 
+/*
+ * Where whole message lines go (NULL: stderr). A session routes them through its main
+ * thread, so a message never lands inside a guest console line (cli/termout.h).
+ */
+extern void (*log_writer)(const char *line);
+
+/* One line as it is (no prefix, never filtered): crash reports. */
+__attribute__((format(printf, 1, 2))) void log_line(const char *fmt, ...);
+
 void vlog_msg(enum log_level level, const char *fmt, va_list ap);
 __attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
 

@@ -123,9 +123,10 @@ static void report_crash(struct vcpu *v, const char *what)
 	char regs[4096], *save;
 
 	vm_format_regs(v->vm, v->id, regs, sizeof(regs));
-	fprintf(stderr, "\r\nvmdbg: %s\r\n", what);
+	/* Through the main thread, after the guest's last console bytes (log_writer). */
+	log_line("vmdbg: %s", what);
 	for (char *line = strtok_r(regs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		fprintf(stderr, "  %s\r\n", line);
+		log_line("  %s", line);
 	vm_end(v->vm, VM_END_CRASH, "%s", what);
 }
 

@@ -38,6 +38,7 @@ static void defaults(void **state)
 	assert_false(opts.reboot); /* DESIGN.md: a reboot ends the run unless asked */
 	assert_null(opts.initrd);
 	assert_null(opts.gdb);
+	assert_int_equal(opts.serial.kind, PORT_DEFAULT); /* COM1 on the terminal */
 }
 
 static void every_flag(void **state)
@@ -46,7 +47,8 @@ static void every_flag(void **state)
 			       "--cpus", "8", "--cpuid", "-cx16,-xsave", "--gdb", "tcp:1234",
 			       "--gdb-wait", "--script", "s", "--repl", "--json", "--port",
 			       "1:file:/tmp/p1", "--port", "2:unix:/tmp/p2", "--port", "0:null",
-			       "--serial2", "file:/tmp/com2", "--trace", "mmio,ctl:/tmp/t",
+			       "--serial", "unix:/tmp/com1", "--serial2", "file:/tmp/com2", "--trace",
+			       "mmio,ctl:/tmp/t",
 			       "--virtio-cmdline", "--no-pvm-workarounds", "--reboot", "-v", NULL),
 			 0);
 	assert_string_equal(opts.initrd, "i");
@@ -62,6 +64,8 @@ static void every_flag(void **state)
 	assert_string_equal(opts.ports[1].path, "/tmp/p1");
 	assert_int_equal(opts.ports[2].kind, PORT_UNIX);
 	assert_int_equal(opts.ports[0].kind, PORT_NULL);
+	assert_int_equal(opts.serial.kind, PORT_UNIX);
+	assert_string_equal(opts.serial.path, "/tmp/com1");
 	assert_string_equal(opts.serial2, "/tmp/com2");
 	assert_string_equal(opts.trace, "mmio,ctl:/tmp/t");
 	assert_int_equal(opts.verbose, 1);
@@ -147,6 +151,18 @@ static void bad_specs(void **state)
 	expect_error("expected N:");
 	assert_int_not_equal(parse("--kernel", "k", "--serial2", "/tmp/x", NULL), 0);
 	expect_error("expected file:PATH");
+	/* --serial takes the backends --port does, and names itself when wrong. */
+	assert_int_equal(parse("--kernel", "k", "--serial", "file:/tmp/c", NULL), 0);
+	assert_int_equal(opts.serial.kind, PORT_FILE);
+	assert_string_equal(opts.serial.path, "/tmp/c");
+	assert_int_equal(parse("--kernel", "k", "--serial", "null", NULL), 0);
+	assert_int_equal(opts.serial.kind, PORT_NULL);
+	assert_int_equal(parse("--kernel", "k", "--serial", "stdio", NULL), 0);
+	assert_int_equal(opts.serial.kind, PORT_STDIO);
+	assert_int_not_equal(parse("--kernel", "k", "--serial", "tcp:9", NULL), 0);
+	expect_error("--serial 'tcp:9': expected stdio, file:PATH, unix:PATH or null");
+	assert_int_not_equal(parse("--kernel", "k", "--serial", "unix:", NULL), 0);
+	expect_error("--serial 'unix:'");
 	assert_int_not_equal(parse("--kernel", "k", "--trace", "mmio,bogus", NULL), 0);
 	expect_error("unknown event kind 'bogus'");
 	assert_int_not_equal(parse("--kernel", "k", "--cpuid", "-nosuch", NULL), 0);
