@@ -8,7 +8,8 @@ plan 43
 # lines_whole FILE: every line (CRs dropped) is a whole test-guest line, a whole trace notice,
 # a whole vmdbg message, a JSON result or empty; the others are printed.
 GUEST_LINE='^tg: (hello from the test guest|cmdline: .*|mode [a-z-]+|acpi .*|calibrated by .*|cpu [0-9]+ up apic=[0-9]+|cpus up=[0-9]+ of [0-9]+|loop running.*|alive [0-9]+|virtio .*|vcon .*|done)$'
-TRACE_LINE='^trace [0-9]+\.[0-9]{6} cpu[0-9]+ pio (out 0x[0-9a-f]+ = |in 0x[0-9a-f]+ -> )0x[0-9a-f]+ \([0-9]\)$'
+# A trace line ends with the guest RIP and symbol of the vCPU that caused it.
+TRACE_LINE='^trace [0-9]+\.[0-9]{6} cpu[0-9]+ pio (out 0x[0-9a-f]+ = |in 0x[0-9a-f]+ -> )0x[0-9a-f]+ \([0-9]\) rip=0x[0-9a-f]+ [A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+$'
 lines_whole() {
 	tr -d '\r' <"$1" | grep -avE -e "$GUEST_LINE" -e "$TRACE_LINE" -e '^vcon: hello on port 0$' \
 		-e '^vmdbg: .*[^ ]$' -e '^  .*' -e '^\{.*\}$' -e '^done waiting$' -e '^$' >"$1.split"
@@ -160,7 +161,7 @@ for v in bogus file: unix: tcp:localhost:4444 "" file:/nonexistent/dir/com1; do
 done
 "$VMDBG" --kernel "$TEST_GUEST" --serial </dev/null >/dev/null 2>"$TMP/bad.err"
 is "$?:$(cat "$TMP/bad.err")" "2:vmdbg: option '--serial' needs a value" "--serial without a value"
-"$VMDBG" --help | grep -c -- '--serial stdio|file:PATH|unix:PATH|null' >/dev/null
+"$VMDBG" --help | tr -s ' \n' ' ' | grep -c -- '--serial BACKEND COM1.s backend: stdio .*file:PATH, unix:PATH .* or null' >/dev/null
 ok $? "--help names --serial and its backends"
 
 # --- lines never split: a chatty guest, a notice per I/O exit, CPU hogs ---------------------
