@@ -646,8 +646,8 @@ const struct cmd_def cmd_exec_table[] = {
 	  "per vCPU: state, RIP and symbol, mode, CPL, exits, what the last exit was",
 	  "info cpus",
 	  "    States: running, halted (in HLT), wait-for-sipi (an AP the guest has not started),\n"
-	  "    paused, paused (halted), at breakpoint N / at watchpoint N (the REPL's numbers; `at\n"
-	  "    gdb breakpoint` for gdb's), stepped. exits= is KVM's own count of every exit, live;\n"
+	  "    paused, paused (halted), at breakpoint N / at watchpoint N (the REPL's numbers;\n"
+	  "    `at gdb breakpoint` for gdb's), stepped. exits= is KVM's own count of every exit, live;\n"
 	  "    the part that reached vmdbg follows in parentheses. The last exit is named by what\n"
 	  "    vmdbg made of it: io, mmio, breakpoint, step, `completed int3 in userspace` (an\n"
 	  "    instruction PVM cannot emulate), ... A brief pause reads the registers.",
