@@ -29,18 +29,33 @@ void ports_host_wake(void *opaque, int group)
 	}
 }
 
+/*
+ * Room for LEN more bytes in a window holding the newest MAX: BUF is cut to its last MAX
+ * bytes and the oldest HELD bytes are dropped. Returns how many bytes were dropped.
+ */
+static size_t window_make_room(uint8_t *held, size_t *held_len, size_t max, const uint8_t **buf,
+			       size_t *len)
+{
+	size_t dropped = 0;
+
+	if (*len > max) {
+		dropped = *len - max;
+		*buf += dropped;
+		*len = max;
+	}
+	if (*held_len + *len > max) {
+		size_t drop = *held_len + *len - max;
+
+		memmove(held, held + drop, *held_len - drop);
+		*held_len -= drop;
+		dropped += drop;
+	}
+	return dropped;
+}
+
 static void keep_bytes(struct port_backend *b, const uint8_t *buf, size_t len)
 {
-	if (len >= PORT_KEEP_MAX) {
-		buf += len - PORT_KEEP_MAX;
-		len = PORT_KEEP_MAX;
-	}
-	if (b->kept_len + len > PORT_KEEP_MAX) {
-		size_t drop = b->kept_len + len - PORT_KEEP_MAX;
-
-		memmove(b->kept, b->kept + drop, b->kept_len - drop);
-		b->kept_len -= drop;
-	}
+	window_make_room(b->kept, &b->kept_len, PORT_KEEP_MAX, &buf, &len);
 	if (b->kept_len + len > b->kept_cap) {
 		size_t cap = b->kept_cap ? b->kept_cap : 65536;
 		uint8_t *n;
@@ -69,18 +84,7 @@ static void count_frame(const struct frame *f, void *opaque)
 /* COM1 with no client: the newest PORT_PENDING_MAX bytes wait for the next one. */
 static void serial_keep(struct port_backend *b, const uint8_t *buf, size_t len)
 {
-	if (len > PORT_PENDING_MAX) {
-		b->lost += len - PORT_PENDING_MAX;
-		buf += len - PORT_PENDING_MAX;
-		len = PORT_PENDING_MAX;
-	}
-	if (b->pending_len + len > PORT_PENDING_MAX) {
-		size_t drop = b->pending_len + len - PORT_PENDING_MAX;
-
-		memmove(b->pending, b->pending + drop, b->pending_len - drop);
-		b->pending_len -= drop;
-		b->lost += drop;
-	}
+	b->lost += window_make_room(b->pending, &b->pending_len, PORT_PENDING_MAX, &buf, &len);
 	memcpy(b->pending + b->pending_len, buf, len);
 	b->pending_len += len;
 }
