@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -67,6 +68,19 @@ static int load(struct script_frame *f, const char *path, char *err, size_t errl
 	fclose(fp);
 	f->path = strdup(path);
 	return 0;
+}
+
+/*
+ * A --script that is not a regular file (`--script /dev/stdin`, a fifo) can be read only
+ * once: the check before the guest starts keeps its lines here for script_start.
+ */
+static struct script_frame read_once;
+
+static bool regular_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static struct script_runner *runner(struct session *s)
@@ -242,9 +256,12 @@ int script_start(struct session *s, const char *path, char *err, size_t errlen)
 
 	if (!r)
 		return snprintf(err, errlen, "script: out of memory"), -ENOMEM;
-	e = load(&r->frames[0], path, err, errlen);
-	if (e)
+	if (read_once.path && !strcmp(read_once.path, path)) {
+		r->frames[0] = read_once;
+		memset(&read_once, 0, sizeof(read_once));
+	} else if ((e = load(&r->frames[0], path, err, errlen))) {
 		return e;
+	}
 	r->depth = 1;
 	/* A run the guest ends before the script does is a failed script. */
 	s->exit_status = EXIT_SCRIPT_FAILED;
@@ -331,7 +348,12 @@ static int check_file(struct script_check *k, const char *path, char *err, size_
 		}
 	}
 	k->depth--;
-	frame_free(&f);
+	if (!e && !k->depth && !regular_file(path)) {
+		frame_free(&read_once);
+		read_once = f;
+	} else {
+		frame_free(&f);
+	}
 	return e;
 }
 

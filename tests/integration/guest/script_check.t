@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 
 scripts=("$ROOT"/scripts/examples/*.vmdbg)
 mapfile -t -O ${#scripts[@]} scripts < <(find "$ROOT/tests" -name '*.vmdbg' | sort)
-plan $((${#scripts[@]} + 21))
+plan $((${#scripts[@]} + 22))
 
 for f in "${scripts[@]}"; do
 	"$VMDBG" --check-script "$f" --kernel "$TEST_GUEST" >"$TMP/out" 2>&1
@@ -58,4 +58,10 @@ mistake 'hbreak tg_break_her' "hbreak: no symbol 'tg_break_her'" "a symbol the k
 mistake 'port send 1' "port send: missing arguments" "a missing argument"
 mistake 'source nonexistent.vmdbg' "source: nonexistent.vmdbg: No such file" "a sourced file that does not exist"
 mistake 'json' "json: which command" "a json prefix without a command"
+
+# A script that can be read only once (a pipe) is checked and then run from what the check read.
+printf 'echo piped-one\necho piped-two\nquit\n' |
+	"$VMDBG" --kernel "$TEST_GUEST" --append mode=loop --script /dev/stdin >"$TMP/pipe" 2>&1
+grep -q '^piped-one' "$TMP/pipe" && grep -q '^piped-two' "$TMP/pipe"
+ok $? "--script /dev/stdin from a pipe is checked, then run whole" || diag "$(tail -5 "$TMP/pipe")"
 done_testing
