@@ -10,6 +10,7 @@
 #include "emu/debug.h"
 #include "emu/kvm_probe.h"
 #include "emu/pagewalk.h"
+#include "gdbstub/gdbstub.h"
 #include "session.h"
 
 /* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
@@ -49,11 +50,29 @@ static int cmd_pause(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
+/*
+ * Run control has one owner at a time: while gdb holds a stop, a resume or step from the
+ * REPL, a script or gdb's own `monitor` would run the guest behind gdb's back (its view of
+ * the threads goes stale), so it is refused with the gdb command that does it.
+ */
+static int refused_while_gdb_holds(struct cmd_ctx *c, const char *what, const char *gdb_cmd)
+{
+	char peer[64];
+
+	if (!gdb_holds_stop(c->s->gdb, peer, sizeof(peer)))
+		return 0;
+	return cmd_error(c, "%s: gdb (%s) holds this stop; use gdb's `%s` (or `detach`, which lets the "
+			 "guest run and gives run control back)", what, peer, gdb_cmd);
+}
+
 int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 {
 	struct vm *vm = &c->s->vm;
 	int r = 0;
 	bool was = vm_is_paused(vm);
+
+	if (refused_while_gdb_holds(c, "resume", "continue"))
+		return CMD_ERR;
 
 	/*
 	 * A script can resume before the event loop has turned the current stop into its
@@ -135,6 +154,8 @@ static int cmd_step(struct cmd_ctx *c)
 		return cmd_error(c, "step: count %llu out of range (1..1000000)", (unsigned long long)n);
 	if (c->check)
 		return CMD_OK;
+	if (refused_while_gdb_holds(c, "step", "stepi"))
+		return CMD_ERR;
 	adopt_break_on(c);
 	if (debug_stop_all(vm))
 		return cmd_error(c, "step: cannot stop the vCPUs");

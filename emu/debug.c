@@ -389,7 +389,7 @@ static int apply_all(struct debug *d)
 {
 	struct vm *vm = d->vm;
 	bool sw = any_sw(d), hw = any_hw(d);
-	int ret = 0;
+	int ret = 0, r;
 
 	for (int s = 0; s < DEBUG_HW_SLOTS; s++) {
 		struct debug_hw_bp *h = &d->hw[s];
@@ -434,9 +434,10 @@ static int apply_all(struct debug *d)
 		    (!hw || d->applied_gen[i] == d->hw_gen))
 			continue;
 		set_debugregs(d, &g);
-		if (ioctl(vm->vcpus[i].fd, KVM_SET_GUEST_DEBUG, &g) < 0) {
-			ret = -errno;
-			log_warn("cpu%d: KVM_SET_GUEST_DEBUG: %s", i, strerror(errno));
+		/* A vCPU that did not park (vm_wait_parked_locked) is set when it next stops. */
+		if ((r = vm_vcpu_ioctl(vm, i, KVM_SET_GUEST_DEBUG, &g)) < 0) {
+			ret = r;
+			log_warn("cpu%d: KVM_SET_GUEST_DEBUG: %s", i, strerror(-r));
 			d->applied_valid[i] = false;
 			continue;
 		}
@@ -787,19 +788,10 @@ size_t debug_format_breaks(struct vm *vm, char *buf, size_t size)
 
 /* --- stops ------------------------------------------------------------------ */
 
-static bool all_parked_locked(struct vm *vm)
-{
-	for (int i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].thread_started && !vm->vcpus[i].parked)
-			return false;
-	return true;
-}
-
 void debug_wait_stopped(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	while (!all_parked_locked(vm) && !vm->ending)
-		pthread_cond_wait(&vm->cond, &vm->lock);
+	vm_wait_parked_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -1408,21 +1400,14 @@ uint64_t debug_write_virt(struct vm *vm, int cpu, uint64_t gva, const void *src,
 
 /* --- vCPU state --------------------------------------------------------------- */
 
-static int cpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
-{
-	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
-		return -ENOENT;
-	return ioctl(vm->vcpus[cpu].fd, req, arg) < 0 ? -errno : 0;
-}
-
 int debug_get_fpu(struct vm *vm, int cpu, struct kvm_fpu *fpu)
 {
-	return cpu_ioctl(vm, cpu, KVM_GET_FPU, fpu);
+	return vm_vcpu_ioctl(vm, cpu, KVM_GET_FPU, fpu);
 }
 
 int debug_set_fpu(struct vm *vm, int cpu, const struct kvm_fpu *fpu)
 {
-	return cpu_ioctl(vm, cpu, KVM_SET_FPU, (void *)fpu);
+	return vm_vcpu_ioctl(vm, cpu, KVM_SET_FPU, (void *)fpu);
 }
 
 int debug_get_msr(struct vm *vm, int cpu, uint32_t index, uint64_t *val)
@@ -1433,11 +1418,9 @@ int debug_get_msr(struct vm *vm, int cpu, uint32_t index, uint64_t *val)
 	} msrs = { .hdr.nmsrs = 1, .e[0] = { .index = index } };
 	int r;
 
-	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
-		return -ENOENT;
-	r = ioctl(vm->vcpus[cpu].fd, KVM_GET_MSRS, &msrs);
+	r = vm_vcpu_ioctl(vm, cpu, KVM_GET_MSRS, &msrs);
 	if (r != 1)
-		return r < 0 ? -errno : -EIO;
+		return r < 0 ? r : -EIO;
 	*val = msrs.e[0].data;
 	return 0;
 }
@@ -1450,18 +1433,16 @@ int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val)
 	} msrs = { .hdr.nmsrs = 1, .e[0] = { .index = index, .data = val } };
 	int r;
 
-	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
-		return -ENOENT;
-	r = ioctl(vm->vcpus[cpu].fd, KVM_SET_MSRS, &msrs);
+	r = vm_vcpu_ioctl(vm, cpu, KVM_SET_MSRS, &msrs);
 	if (r != 1)
-		return r < 0 ? -errno : -EIO;
+		return r < 0 ? r : -EIO;
 	return 0;
 }
 
 int debug_cpu_halted(struct vm *vm, int cpu)
 {
 	struct kvm_mp_state mp;
-	int r = cpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
+	int r = vm_vcpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
 
 	return r ? r : mp.mp_state == KVM_MP_STATE_HALTED;
 }
@@ -1483,10 +1464,10 @@ int debug_kaslr_slide(struct vm *vm, int64_t *slide)
 	if (!vm->vcpus[0].run)
 		return -ENODEV;
 	vm_pause(vm);
-	r = ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &msrs);
+	r = vm_vcpu_ioctl(vm, 0, KVM_GET_MSRS, &msrs);
 	vm_resume(vm);
 	if (r != 1)
-		return r < 0 ? -errno : -EIO;
+		return r < 0 ? r : -EIO;
 	/* Zero until the kernel has set up its system-call entry. */
 	if (msrs.e[0].data == 0)
 		return -EAGAIN;

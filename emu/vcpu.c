@@ -340,8 +340,12 @@ void *vcpu_thread(void *arg)
 		/* A watchpoint emulated by stepping runs one vCPU at a time (debug.c). */
 		bool serial = debug_serial_begin(v);
 		bool go_on;
+		int r;
 
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		__atomic_store_n(&v->in_run, true, __ATOMIC_RELAXED);
+		r = ioctl(v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->in_run, false, __ATOMIC_RELAXED);
+		if (r < 0) {
 			debug_serial_end(v, serial);
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

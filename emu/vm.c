@@ -307,7 +307,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	vm->end_status = VM_END_NONE;
 	vm->start_ns = now_ns();
 	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
+	{
+		/* vm_wait_parked's bound is on the monotonic clock. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&vm->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	symtab_init(&vm->syms);
 	vm->ncpus = cfg->ncpus;
 	vm->on_pvm = on_pvm();
@@ -645,22 +653,55 @@ void vcpu_kick(struct vcpu *vcpu)
 		pthread_kill(vcpu->thread, SIGUSR1);
 }
 
-static bool all_parked(struct vm *vm)
+/* The first vCPU that has not parked (the caller's own thread counts as parked), or -1. */
+static int first_running(struct vm *vm)
 {
+	struct vcpu *self = vcpu_current();
+
 	for (int i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].thread_started && !vm->vcpus[i].parked)
-			return false;
-	return true;
+		if (vm->vcpus[i].thread_started && !vm->vcpus[i].parked && &vm->vcpus[i] != self)
+			return i;
+	return -1;
+}
+
+int vm_wait_parked_locked(struct vm *vm)
+{
+	struct timespec until;
+	int cpu;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += VM_PARK_TIMEOUT_MS / 1000;
+	until.tv_nsec += (VM_PARK_TIMEOUT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while ((cpu = first_running(vm)) >= 0 && !vm->ending)
+		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until) == ETIMEDOUT) {
+			cpu = first_running(vm);
+			break;
+		}
+	if (cpu < 0 || vm->ending)
+		return 0;
+	/* A vCPU blocked outside KVM_RUN (a device write to a stalled terminal, ...) cannot
+	 * park; whoever waits goes on, and vCPU ioctls on it are refused (vm_vcpu_ioctl). */
+	log_warn("vCPU %d did not stop within %d ms (it is %s): going on without it", cpu,
+		 VM_PARK_TIMEOUT_MS,
+		 __atomic_load_n(&vm->vcpus[cpu].in_run, __ATOMIC_RELAXED)
+			 ? "in KVM_RUN"
+			 : "handling an exit, e.g. a device waiting for its backend");
+	return -ETIMEDOUT;
 }
 
 int vm_pause(struct vm *vm)
 {
+	int r;
+
 	vm_request_pause(vm);
 	pthread_mutex_lock(&vm->lock);
-	while (!all_parked(vm))
-		pthread_cond_wait(&vm->cond, &vm->lock);
+	r = vm_wait_parked_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
-	return 0;
+	return r;
 }
 
 void vm_set_io_trace(struct vm *vm, vm_io_trace_fn fn, void *opaque)
@@ -796,11 +837,36 @@ void vm_destroy(struct vm *vm)
 
 /* --- registers -------------------------------------------------------------- */
 
-static int vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
+bool vm_vcpu_stopped(struct vm *vm, int cpu)
 {
+	struct vcpu *v = &vm->vcpus[cpu];
+	bool stopped;
+
+	if (v == vcpu_current())
+		return true;
+	pthread_mutex_lock(&vm->lock);
+	stopped = !v->thread_started || v->parked;
+	pthread_mutex_unlock(&vm->lock);
+	return stopped;
+}
+
+int vm_vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
+{
+	int r;
+
 	if (cpu < 0 || cpu >= vm->ncpus || !vm->vcpus[cpu].run)
 		return -ENOENT;
-	return ioctl(vm->vcpus[cpu].fd, req, arg) < 0 ? -errno : 0;
+	/* On a vCPU in KVM_RUN the ioctl would wait until it leaves: forever for a busy guest.
+	 * Only the main thread resumes a parked vCPU, so "parked" holds for its ioctl. */
+	if (!vm_vcpu_stopped(vm, cpu))
+		return -EBUSY;
+	r = ioctl(vm->vcpus[cpu].fd, req, arg);
+	return r < 0 ? -errno : r;
+}
+
+static int vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
+{
+	return vm_vcpu_ioctl(vm, cpu, req, arg);
 }
 
 int vm_get_regs(struct vm *vm, int cpu, struct kvm_regs *regs)

@@ -53,6 +53,7 @@ struct vcpu {
 	bool thread_started;
 	/* Protected by vm->lock. */
 	bool parked;
+	bool in_run; /* in the KVM_RUN ioctl (atomic: read by a pause that timed out) */
 	uint32_t last_exit_reason;
 	/*
 	 * What vmdbg made of that exit where KVM's reason misleads (on PVM a breakpoint is an
@@ -168,7 +169,16 @@ void vm_note_kernel(struct vm *vm, const char *saved_path);
 void vm_destroy(struct vm *vm);
 
 /* Pause every vCPU and wait until each has parked; nests. Resume undoes one pause. */
+/* How long a pause waits for a vCPU to park before it goes on without it. */
+#define VM_PARK_TIMEOUT_MS 5000
+/* Stop every vCPU and wait until each has parked (bounded: -ETIMEDOUT, said in a warning). */
 int vm_pause(struct vm *vm);
+/* Under vm->lock: wait (bounded) until every vCPU but the caller's own has parked. */
+int vm_wait_parked_locked(struct vm *vm);
+/* Whether CPU is parked (or not started, or the caller itself): its ioctls cannot block. */
+bool vm_vcpu_stopped(struct vm *vm, int cpu);
+/* A vCPU ioctl: -EBUSY instead of blocking when that vCPU is running; else ioctl's result. */
+int vm_vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /*

@@ -213,6 +213,12 @@ static int save_vcpu(struct vm *vm, int cpu, struct snap_writer *w,
 	void *xsave = calloc(1, xs);
 	int n;
 
+	/* Its state is only whole, and its ioctls only bounded, while it is parked. */
+	if (!vm_vcpu_stopped(vm, cpu)) {
+		free(xsave);
+		return -EBUSY;
+	}
+
 	if (!xsave)
 		return -ENOMEM;
 	if (ioctl(fd, KVM_GET_REGS, &regs) < 0 || ioctl(fd, KVM_GET_SREGS, &sregs) < 0 ||
@@ -632,6 +638,9 @@ static int restore_vcpu_with(struct vm *vm, int cpu, const struct snap_section *
 		{ VM_SNAP_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, "pending events" },
 		{ VM_SNAP_VCPU_DEBUGREGS, KVM_SET_DEBUGREGS, "debug registers" },
 	};
+
+	if (!vm_vcpu_stopped(vm, cpu))
+		return -EBUSY;
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		*what = order[i].name;

@@ -208,6 +208,14 @@ static void do_interrupt(struct gdbstub *g)
 	send_stop(g, &ev);
 }
 
+bool gdb_holds_stop(struct gdbstub *g, char *peer, size_t n)
+{
+	if (!g || g->client_fd < 0 || g->running)
+		return false;
+	snprintf(peer, n, "%s", g->client_peer);
+	return true;
+}
+
 bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what)
 {
 	char msg[512];

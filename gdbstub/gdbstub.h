@@ -37,4 +37,10 @@ void gdb_stop(struct gdbstub *g);
 /* Returns true when an attached gdb now holds the stop (its continue resumes the VM). */
 bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what);
 
+/*
+ * Whether an attached gdb holds the current stop (it sent no continue or step since its
+ * last stop reply): then gdb owns run control, and PEER gets its address for messages.
+ */
+bool gdb_holds_stop(struct gdbstub *g, char *peer, size_t n);
+
 #endif
