@@ -131,6 +131,9 @@ static int match_words(const char *name, int argc, char **argv)
 	int n = 0;
 	const char *p = name;
 
+	/* Most names differ in the first byte: the table is walked for every line. */
+	if (!argc || argv[0][0] != name[0])
+		return 0;
 	while (*p) {
 		size_t len = strcspn(p, " ");
 
@@ -152,10 +155,12 @@ static int match_names(const char *names, int argc, char **argv)
 
 	while (names && *names) {
 		size_t len = strcspn(names, "|");
-		int m;
+		int m = 0;
 
-		snprintf(one, sizeof(one), "%.*s", (int)len, names);
-		m = match_words(one, argc, argv);
+		if (argc && argv[0][0] == names[0]) {
+			snprintf(one, sizeof(one), "%.*s", (int)len, names);
+			m = match_words(one, argc, argv);
+		}
 		if (m > best)
 			best = m;
 		names += len;
