@@ -80,9 +80,14 @@ void fz_ram_init(struct guest_mem *gm, uint64_t size)
 	fz_ram_zero(gm);
 }
 
+/*
+ * Zero RAM by dropping its pages: the next touch of each gets a fresh zero page, so an
+ * input pays for the pages it used, not for a memset of all of RAM (most touch a few).
+ */
 void fz_ram_zero(struct guest_mem *gm)
 {
-	memset(gm->host, 0, gm->size);
+	if (gm->host != fz_ram || madvise(gm->host, gm->size, MADV_DONTNEED))
+		memset(gm->host, 0, gm->size);
 }
 
 void *__real_gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
