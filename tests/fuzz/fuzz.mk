@@ -56,6 +56,8 @@ $(FZ)/libvmdbg.a: $(LIB_OBJS)
 
 # The repl target fences the file system while a command runs (fuzz_repl.c).
 $(FZ)/fuzz_repl: FZ_EXTRA := -Wl,--wrap=fopen -Wl,--wrap=open
+# The rsp target's gdb talks to the stub over an in-memory wire (fuzz_rsp.c).
+$(FZ)/fuzz_rsp: FZ_EXTRA := -Wl,--wrap=read -Wl,--wrap=write
 
 $(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(COMMON) $(FZ)/libvmdbg.a
 	$(FUZZ_CC) $(FZ_LDFLAGS) $(FZ_EXTRA) $< $(COMMON) $(FZ)/libvmdbg.a $(FZ_LIBS) -o $@
