@@ -128,15 +128,36 @@ static void put_escaped(struct cmd_out *o, const char *s, size_t len, bool cstr)
 /* Comma and key before a value. */
 static void member(struct cmd_out *o, const char *key)
 {
-	if (o->depth > 0) {
-		if (!o->first[o->depth])
-			cmd_write(o, ",", 1);
+	bool comma = o->depth > 0 && !o->first[o->depth];
+	size_t len;
+
+	if (o->depth > 0)
 		o->first[o->depth] = false;
+	if (!key) {
+		if (comma)
+			cmd_write(o, ",", 1);
+		return;
 	}
-	if (key) {
-		put_escaped(o, key, strlen(key), true);
-		cmd_write(o, ":", 1);
+	len = strlen(key);
+	/* The usual key, an identifier: comma, quotes, key and colon in one write. */
+	if (strspn(key, plain) == len && grow(o, len + 4)) {
+		char *p = o->buf + o->len;
+
+		if (comma)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, key, len);
+		p += len;
+		*p++ = '"';
+		*p++ = ':';
+		*p = 0;
+		o->len = (size_t)(p - o->buf);
+		return;
 	}
+	if (comma)
+		cmd_write(o, ",", 1);
+	put_escaped(o, key, len, true);
+	cmd_write(o, ":", 1);
 }
 
 static void open(struct cmd_out *o, const char *key, char ch)

@@ -394,11 +394,12 @@ static void test_json_writer(void **state)
 	jw_strn(&o, "n", "x\0y\"z", 5);
 	jw_u64(&o, "zero", 0);
 	jw_u64(&o, "max", UINT64_MAX);
+	jw_u64(&o, "k\n", 1);
 	jw_str(&o, "", "");
 	jw_end(&o);
 	assert_string_equal(o.buf, "{\"a\\\"b\":\"q\\\"\\\\\\n\\r\\t\\u0001\\u007f\\u00c3 ok\","
 				   "\"n\":\"x\\u0000y\\\"z\",\"zero\":0,"
-				   "\"max\":18446744073709551615,\"\":\"\"}");
+				   "\"max\":18446744073709551615,\"k\\n\":1,\"\":\"\"}");
 	assert_int_equal(o.len, strlen(o.buf));
 	cmd_out_free(&o);
 
