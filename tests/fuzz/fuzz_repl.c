@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s)
 		s = malloc(sizeof(*s));
 	memset(s, 0, sizeof(*s));
-	fz_ram_init(&gm, RAM_SIZE);
+	fz_ram_init_sparse(&gm, RAM_SIZE);
 	s->vm.mem = gm;
 	pthread_mutex_init(&s->vm.lock, NULL);
 	pthread_cond_init(&s->vm.cond, NULL);
