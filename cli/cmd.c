@@ -1065,9 +1065,14 @@ static int run_help(struct cmd_ctx *c, struct cmd_out *body)
 	char name[256] = "";
 	size_t off = 0;
 
-	for (int i = 0; i < c->argc; i++)
-		off += (size_t)snprintf(name + off, off < sizeof(name) ? sizeof(name) - off : 0, "%s%s",
-					i ? " " : "", c->argv[i]);
+	/* Words past the buffer are cut off (no command is that long): stop once it is full. */
+	for (int i = 0; i < c->argc && off < sizeof(name) - 1; i++) {
+		int n = snprintf(name + off, sizeof(name) - off, "%s%s", i ? " " : "", c->argv[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
 	if (!cmd_help(body, name))
 		/* An error like any other command's, so --json output stays JSON. */
 		return cmd_error(c, "help: no command '%s' (try `help`)", name);

@@ -289,6 +289,13 @@ static void test_help(void **state)
 		}
 	}
 	EXPECT("help nosuch", CMD_ERR, "help: no command 'nosuch'");
+	{
+		/* Words longer than the name buffer are cut off, not written past it (UBSan). */
+		char line[512];
+
+		snprintf(line, sizeof(line), "help %0200d %0100d c d", 0, 0);
+		EXPECT(line, CMD_ERR, "help: no command '000");
+	}
 	EXPECT("help vq", CMD_OK, "vq list [DEV]");
 	EXPECT("help stop", CMD_OK, "pause [CPU|all]");
 }
