@@ -65,8 +65,15 @@ $(FZ)/libvmdbg.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The repl target fences the file system while a command runs (fuzz_repl.c).
-$(FZ)/fuzz_repl: FZ_EXTRA := -Wl,--wrap=fopen -Wl,--wrap=open
+# The repl target fences the file system while a command runs (fuzz_repl.c): its copy of
+# the archive calls fz_fopen and fz_open for fopen and open. Only vmdbg's calls: libFuzzer
+# must still write the crash file of an input that failed inside a command.
+$(FZ)/libvmdbg-fenced.a: $(FZ)/libvmdbg.a
+	objcopy --redefine-sym fopen=fz_fopen --redefine-sym open=fz_open $< $@
+
+$(FZ)/fuzz_repl: $(FZ)/obj/tests/fuzz/fuzz_repl.o $(COMMON) $(FZ)/libvmdbg-fenced.a
+	$(FUZZ_CC) $(FZ_LDFLAGS) $< $(COMMON) $(FZ)/libvmdbg-fenced.a $(FZ_LIBS) -o $@
+
 # The rsp target's gdb talks to the stub over an in-memory wire (fuzz_rsp.c).
 $(FZ)/fuzz_rsp: FZ_EXTRA := -Wl,--wrap=read -Wl,--wrap=write
 

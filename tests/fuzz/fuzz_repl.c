@@ -7,10 +7,12 @@
  * Input: byte 0 picks text or JSON output; the rest is command lines
  * separated by newlines. Each line also goes through completion.
  *
- * The file system is fenced: this target is linked with --wrap=fopen and
- * --wrap=open, and while a command runs a file opened for reading is a small
- * fixed script, one opened for writing is /dev/null (so `source`, `trace on
- * ... FILE`, `symbols load` cannot read devices or write into the tree).
+ * The file system is fenced: vmdbg's fopen() and open() are renamed to
+ * fz_fopen() and fz_open() in this target's copy of the archive (fuzz.mk; not
+ * libFuzzer's, which writes crash files), and while a command runs a file
+ * opened for reading is a small fixed script, one opened for writing is
+ * /dev/null (so `source`, `trace on ... FILE`, `symbols load` cannot read
+ * devices or write into the tree).
  *
  * Each line is also checked as --check-script checks a script (cmd_check_line against a
  * machine-less stand-in): it must answer 0 or an error with a message, never touch the
@@ -40,21 +42,20 @@
 static bool fenced;
 static const char fake_script[] = "echo sourced\nvq list\nget status\n";
 
-FILE *__real_fopen(const char *path, const char *mode);
-FILE *__wrap_fopen(const char *path, const char *mode);
-int __real_open(const char *path, int flags, ...);
-int __wrap_open(const char *path, int flags, ...);
+/* vmdbg's fopen() and open() in this target (tests/fuzz/fuzz.mk renames them in its archive). */
+FILE *fz_fopen(const char *path, const char *mode);
+int fz_open(const char *path, int flags, ...);
 
-FILE *__wrap_fopen(const char *path, const char *mode)
+FILE *fz_fopen(const char *path, const char *mode)
 {
 	if (!fenced)
-		return __real_fopen(path, mode);
+		return fopen(path, mode);
 	if (mode[0] == 'r' && !strchr(mode, '+'))
 		return fmemopen((void *)fake_script, sizeof(fake_script) - 1, "r");
-	return __real_fopen("/dev/null", "w");
+	return fopen("/dev/null", "w");
 }
 
-int __wrap_open(const char *path, int flags, ...)
+int fz_open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	va_list ap;
@@ -64,8 +65,8 @@ int __wrap_open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 	va_end(ap);
 	if (!fenced)
-		return __real_open(path, flags, mode);
-	return __real_open("/dev/null", (flags & O_ACCMODE) | O_CLOEXEC);
+		return open(path, flags, mode);
+	return open("/dev/null", (flags & O_ACCMODE) | O_CLOEXEC);
 }
 
 /*
