@@ -8,6 +8,8 @@
 #   make check-hwkvm  the integration tests inside a nested hardware-style KVM (AMD SVM under QEMU TCG)
 #   make bench      side-by-side figures (installs QEMU when missing)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
+#   make fuzz-long  a night's fuzzing: each target to FUZZ_LONG_RUNS executions (10^7) or
+#                   FUZZ_LONG_SECONDS (8 h), FUZZ_LONG_JOBS at a time (tests/fuzz/README.md)
 #   SANITIZE=1      build with ASan and UBSan (objects kept apart from the plain build)
 #   SANITIZE=thread build with ThreadSanitizer (objects kept apart too)
 
@@ -47,7 +49,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Relink build/vmdbg whenever the flavour (plain or sanitized) changes.
 FLAVOUR    := $(BUILD)/.flavour-$(SANITIZE)
 
-.PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-regress guest deps clean install readme
+.PHONY: all run check check-unit check-guest check-linux check-hwkvm bench fuzz fuzz-long fuzz-regress guest deps clean install readme
 all: $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest.elf
 
 include scripts/initramfs/idle.mk
@@ -123,6 +125,10 @@ bench: all
 fuzz:
 	@scripts/deps.sh fuzz
 	$(MAKE) -f tests/fuzz/fuzz.mk fuzz
+
+fuzz-long:
+	@scripts/deps.sh fuzz
+	$(MAKE) -f tests/fuzz/fuzz.mk fuzz-long
 
 fuzz-regress:
 	@scripts/deps.sh fuzz

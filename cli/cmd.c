@@ -131,6 +131,9 @@ static int match_words(const char *name, int argc, char **argv)
 	int n = 0;
 	const char *p = name;
 
+	/* Most names differ in the first byte: the table is walked for every line. */
+	if (!argc || argv[0][0] != name[0])
+		return 0;
 	while (*p) {
 		size_t len = strcspn(p, " ");
 
@@ -152,10 +155,12 @@ static int match_names(const char *names, int argc, char **argv)
 
 	while (names && *names) {
 		size_t len = strcspn(names, "|");
-		int m;
+		int m = 0;
 
-		snprintf(one, sizeof(one), "%.*s", (int)len, names);
-		m = match_words(one, argc, argv);
+		if (argc && argv[0][0] == names[0]) {
+			snprintf(one, sizeof(one), "%.*s", (int)len, names);
+			m = match_words(one, argc, argv);
+		}
 		if (m > best)
 			best = m;
 		names += len;
@@ -1079,9 +1084,14 @@ static int run_help(struct cmd_ctx *c, struct cmd_out *body)
 	char name[256] = "";
 	size_t off = 0;
 
-	for (int i = 0; i < c->argc; i++)
-		off += (size_t)snprintf(name + off, off < sizeof(name) ? sizeof(name) - off : 0, "%s%s",
-					i ? " " : "", c->argv[i]);
+	/* Words past the buffer are cut off (no command is that long): stop once it is full. */
+	for (int i = 0; i < c->argc && off < sizeof(name) - 1; i++) {
+		int n = snprintf(name + off, sizeof(name) - off, "%s%s", i ? " " : "", c->argv[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
 	if (!cmd_help(body, name))
 		/* An error like any other command's, so --json output stays JSON. */
 		return cmd_error(c, "help: no command '%s' (try `help`)", name);

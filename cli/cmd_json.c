@@ -60,37 +60,66 @@ void cmd_write(struct cmd_out *o, const char *s, size_t len)
 
 void cmd_printf(struct cmd_out *o, const char *fmt, ...)
 {
+	size_t room = o->cap > o->len ? o->cap - o->len : 0;
 	va_list ap;
 	int n;
 
+	/* One pass when the text fits the room left (nearly always); measure only when not. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !grow(o, (size_t)n))
+	if (n < 0)
 		return;
+	if ((size_t)n < room) {
+		o->len += (size_t)n;
+		return;
+	}
+	if (!grow(o, (size_t)n)) {
+		if (room)
+			o->buf[o->len] = 0; /* the truncated first pass is not output */
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(o->buf + o->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	o->len += (size_t)n;
 }
 
-static void put_escaped(struct cmd_out *o, const char *s, size_t len)
-{
-	cmd_write(o, "\"", 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
+/* Printable ASCII a JSON string takes as it is: strspn() skips a run of it in one call. */
+static const char plain[] = " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+			    "abcdefghijklmnopqrstuvwxyz{|}~";
 
+/*
+ * A JSON string: plain runs are copied whole, not byte by byte (dumps print thousands of
+ * keys). CSTR: S[LEN] is the NUL that ends it, so strspn() may find the runs.
+ */
+static void put_escaped(struct cmd_out *o, const char *s, size_t len, bool cstr)
+{
+	size_t i = 0;
+
+	cmd_write(o, "\"", 1);
+	while (i < len) {
+		size_t run = 0;
+		unsigned char ch;
+
+		if (cstr)
+			run = strspn(s + i, plain);
+		else
+			while (i + run < len && (unsigned char)s[i + run] >= 0x20 &&
+			       (unsigned char)s[i + run] < 0x7f && s[i + run] != '"' && s[i + run] != '\\')
+				run++;
+		cmd_write(o, s + i, run);
+		i += run;
+		if (i >= len)
+			break;
+		ch = (unsigned char)s[i++];
 		switch (ch) {
 		case '"': cmd_write(o, "\\\"", 2); break;
 		case '\\': cmd_write(o, "\\\\", 2); break;
 		case '\n': cmd_write(o, "\\n", 2); break;
 		case '\r': cmd_write(o, "\\r", 2); break;
 		case '\t': cmd_write(o, "\\t", 2); break;
-		default:
-			if (ch < 0x20 || ch >= 0x7f)
-				cmd_printf(o, "\\u%04x", ch);
-			else
-				cmd_write(o, (const char *)&ch, 1);
+		default: cmd_printf(o, "\\u%04x", ch);
 		}
 	}
 	cmd_write(o, "\"", 1);
@@ -99,15 +128,36 @@ static void put_escaped(struct cmd_out *o, const char *s, size_t len)
 /* Comma and key before a value. */
 static void member(struct cmd_out *o, const char *key)
 {
-	if (o->depth > 0) {
-		if (!o->first[o->depth])
-			cmd_write(o, ",", 1);
+	bool comma = o->depth > 0 && !o->first[o->depth];
+	size_t len;
+
+	if (o->depth > 0)
 		o->first[o->depth] = false;
+	if (!key) {
+		if (comma)
+			cmd_write(o, ",", 1);
+		return;
 	}
-	if (key) {
-		put_escaped(o, key, strlen(key));
-		cmd_write(o, ":", 1);
+	len = strlen(key);
+	/* The usual key, an identifier: comma, quotes, key and colon in one write. */
+	if (strspn(key, plain) == len && grow(o, len + 4)) {
+		char *p = o->buf + o->len;
+
+		if (comma)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, key, len);
+		p += len;
+		*p++ = '"';
+		*p++ = ':';
+		*p = 0;
+		o->len = (size_t)(p - o->buf);
+		return;
 	}
+	if (comma)
+		cmd_write(o, ",", 1);
+	put_escaped(o, key, len, true);
+	cmd_write(o, ":", 1);
 }
 
 static void open(struct cmd_out *o, const char *key, char ch)
@@ -141,7 +191,7 @@ void jw_end(struct cmd_out *o)
 void jw_strn(struct cmd_out *o, const char *key, const char *val, size_t len)
 {
 	member(o, key);
-	put_escaped(o, val, len);
+	put_escaped(o, val, len, false);
 }
 
 void jw_str(struct cmd_out *o, const char *key, const char *val)
@@ -150,13 +200,20 @@ void jw_str(struct cmd_out *o, const char *key, const char *val)
 		jw_null(o, key);
 		return;
 	}
-	jw_strn(o, key, val, strlen(val));
+	member(o, key);
+	put_escaped(o, val, strlen(val), true);
 }
 
 void jw_u64(struct cmd_out *o, const char *key, uint64_t val)
 {
+	char d[20], *p = d + sizeof(d);
+
+	/* By hand: dumps print thousands of these, and printf is most of their cost. */
 	member(o, key);
-	cmd_printf(o, "%llu", (unsigned long long)val);
+	do
+		*--p = (char)('0' + val % 10);
+	while (val /= 10);
+	cmd_write(o, p, (size_t)(d + sizeof(d) - p));
 }
 
 void jw_i64(struct cmd_out *o, const char *key, int64_t val)

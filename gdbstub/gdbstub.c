@@ -52,6 +52,7 @@ struct gdbstub {
 	int g_cpu, c_cpu;      /* Hg / Hc selection (vCPU index) */
 	uint8_t *out;          /* encoded bytes not yet written */
 	size_t out_len;
+	bool out_armed;        /* EPOLLOUT is on: the socket was full */
 	uint8_t *last;         /* the last packet, for a NAK */
 	size_t last_len;
 	char *reply;           /* payload under construction */
@@ -74,7 +75,9 @@ static void flush_out(struct gdbstub *g)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				evloop_mod(g->loop, g->client_fd, EPOLLIN | EPOLLOUT);
+				if (!g->out_armed)
+					evloop_mod(g->loop, g->client_fd, EPOLLIN | EPOLLOUT);
+				g->out_armed = true;
 				return;
 			}
 			client_close(g);
@@ -83,7 +86,10 @@ static void flush_out(struct gdbstub *g)
 		memmove(g->out, g->out + w, g->out_len - (size_t)w);
 		g->out_len -= (size_t)w;
 	}
-	evloop_mod(g->loop, g->client_fd, EPOLLIN);
+	/* Only a change of interest costs a syscall: most packets go out whole. */
+	if (g->out_armed)
+		evloop_mod(g->loop, g->client_fd, EPOLLIN);
+	g->out_armed = false;
 }
 
 static void queue_raw(struct gdbstub *g, const uint8_t *p, size_t n)
@@ -1039,6 +1045,7 @@ static void on_listen(void *opaque, int fd, uint32_t events)
 	snprintf(g->client_peer, sizeof(g->client_peer), "%s", peer);
 	g->no_ack = false;
 	g->running = false;
+	g->out_armed = false;
 	g->out_len = g->last_len = 0;
 	g->g_cpu = g->c_cpu = 0;
 	rsp_init(g->rsp);

@@ -2,6 +2,7 @@
 # Run the libFuzzer targets built by tests/fuzz/fuzz.mk (see tests/fuzz/README.md).
 #   scripts/fuzz.sh run SECONDS TARGET...      fuzz each target for SECONDS, one after another
 #   scripts/fuzz.sh regress 0 TARGET...        replay corpus/ and regress/ once, no fuzzing
+#   FUZZ_RUNS=N scripts/fuzz.sh run SECONDS ...  also stop a target after N executions
 # Fuzzing works on a copy of the corpus in build/fuzz/corpus/<target>; a crash
 # leaves its input in tests/fuzz/regress/<target>/ (the regression suite).
 # Prints one line per target and exits 1 when any target crashed.
@@ -46,8 +47,10 @@ for t in "$@"; do
 	mkdir -p "$work"
 	cp -n "$seeds"/* "$work"/ 2>/dev/null || true
 	before=$(find "$regress" -type f | wc -l)
-	nice -n 10 "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$regress/" "$work" "$seeds" >"$log" 2>&1
+	start=$SECONDS
+	nice -n 10 "$bin" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=25 \
+		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$regress/" "$work" "$seeds" \
+		>"$log" 2>&1
 	rc=$?
 	after=$(find "$regress" -type f | wc -l)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -55,7 +58,7 @@ for t in "$@"; do
 	corpus=$(find "$work" -type f | wc -l)
 	crashes=$((after - before))
 	printf '%-10s %10s execs %7s exec/s %6d corpus %3d crashes  (%ss)\n' "$t" "${execs:-?}" \
-		"${rate:-?}" "$corpus" "$crashes" "$secs"
+		"${rate:-?}" "$corpus" "$crashes" "$((SECONDS - start))"
 	if [[ $rc -ne 0 || $crashes -gt 0 ]]; then
 		failed=1
 		grep -a -m3 -E 'ERROR|invariant|runtime error|Test unit written' "$log" | sed 's/^/           /'

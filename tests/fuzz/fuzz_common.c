@@ -60,7 +60,7 @@ const uint8_t *fz_bytes(struct fz_in *in, size_t max, size_t *len)
 static uint8_t *fz_ram;
 static uint64_t fz_ram_size;
 
-void fz_ram_init(struct guest_mem *gm, uint64_t size)
+static void ram_map(struct guest_mem *gm, uint64_t size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
@@ -77,7 +77,23 @@ void fz_ram_init(struct guest_mem *gm, uint64_t size)
 	FZ_CHECK(size == fz_ram_size, "one RAM size per process (%llu, %llu)",
 		 (unsigned long long)size, (unsigned long long)fz_ram_size);
 	gm_init_buf(gm, fz_ram, size);
+}
+
+void fz_ram_init(struct guest_mem *gm, uint64_t size)
+{
+	ram_map(gm, size);
 	fz_ram_zero(gm);
+}
+
+/*
+ * Zeroed by dropping the pages: the next touch of each gets a fresh zero page, so an
+ * input pays for the pages it uses rather than a memset of all RAM.
+ */
+void fz_ram_init_sparse(struct guest_mem *gm, uint64_t size)
+{
+	ram_map(gm, size);
+	if (madvise(gm->host, gm->size, MADV_DONTNEED))
+		fz_ram_zero(gm);
 }
 
 void fz_ram_zero(struct guest_mem *gm)

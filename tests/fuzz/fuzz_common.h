@@ -46,6 +46,8 @@ const uint8_t *fz_bytes(struct fz_in *in, size_t max, size_t *len);
  * pages, made once per process and zeroed on every call. GM points at it.
  */
 void fz_ram_init(struct guest_mem *gm, uint64_t size);
+/* The same for targets whose inputs touch a few pages (memset of all RAM cost more). */
+void fz_ram_init_sparse(struct guest_mem *gm, uint64_t size);
 void fz_ram_zero(struct guest_mem *gm);
 
 /* gm_ptr lookups since the counter was last cleared. */

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(ipath, sizeof(ipath), "/proc/self/fd/%d", initrd_fd);
 		memset(cmdline, 'a', sizeof(cmdline) - 1);
 	}
-	fz_ram_init(&gm, RAM_SIZE);
+	fz_ram_init_sparse(&gm, RAM_SIZE);
 	FZ_CHECK(put(kernel_fd, data + 1, size - 1) == 0, "kernel memfd");
 	args.kernel = kpath;
 	args.initrd = data[0] & 1 ? ipath : NULL;

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p;
 
 	fz_quiet_logs();
-	fz_ram_init(&gm, RAM_SIZE);
+	fz_ram_init_sparse(&gm, RAM_SIZE);
 	vq_init(&vq, &gm, (uint16_t)(1u << (fz_u8(&in) % 9)), "fuzz");
 	vq_set_size(&vq, fz_u16(&in));
 	vq.desc_gpa = pick_gpa(&in);

@@ -310,6 +310,13 @@ static void test_help(void **state)
 		}
 	}
 	EXPECT("help nosuch", CMD_ERR, "help: no command 'nosuch'");
+	{
+		/* Words longer than the name buffer are cut off, not written past it (UBSan). */
+		char line[512];
+
+		snprintf(line, sizeof(line), "help %0200d %0100d c d", 0, 0);
+		EXPECT(line, CMD_ERR, "help: no command '000");
+	}
 	EXPECT("help vq", CMD_OK, "vq list [DEV]");
 	EXPECT("help stop", CMD_OK, "pause [CPU|all]");
 }
@@ -448,6 +455,42 @@ static void test_wait_console(void **state)
 	assert_int_equal(done_result, CMD_FAIL);
 }
 
+/* The JSON writer: escapes in C strings and counted ones (NUL inside), numbers, growth. */
+static void test_json_writer(void **state)
+{
+	struct cmd_out o;
+	char big[600];
+
+	(void)state;
+	cmd_out_init(&o, true);
+	jw_obj(&o, NULL);
+	jw_str(&o, "a\"b", "q\"\\\n\r\t\x01\x7f\xc3 ok");
+	jw_strn(&o, "n", "x\0y\"z", 5);
+	jw_u64(&o, "zero", 0);
+	jw_u64(&o, "max", UINT64_MAX);
+	jw_u64(&o, "k\n", 1);
+	jw_str(&o, "", "");
+	jw_end(&o);
+	assert_string_equal(o.buf, "{\"a\\\"b\":\"q\\\"\\\\\\n\\r\\t\\u0001\\u007f\\u00c3 ok\","
+				   "\"n\":\"x\\u0000y\\\"z\",\"zero\":0,"
+				   "\"max\":18446744073709551615,\"k\\n\":1,\"\":\"\"}");
+	assert_int_equal(o.len, strlen(o.buf));
+	cmd_out_free(&o);
+
+	/* printf output that exactly fills the room left, then more than all of it. */
+	cmd_out_init(&o, false);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	cmd_printf(&o, "%.250s", big);
+	cmd_printf(&o, "%.5s", big);
+	assert_int_equal(o.len, 255);
+	cmd_printf(&o, "%s|%d", big, 7);
+	assert_int_equal(o.len, 255 + 599 + 2);
+	assert_int_equal(o.buf[o.len], 0);
+	assert_memory_equal(o.buf + 255 + 599, "|7", 3);
+	cmd_out_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_marker_in_ctl_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+		cmocka_unit_test(test_json_writer),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
