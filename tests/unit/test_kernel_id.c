@@ -19,22 +19,7 @@
 
 #include "emu/kernel_id.h"
 #include "emu/sha256.h"
-
-static char tmpdir[] = "/tmp/vmdbg-kidtest-XXXXXX";
-
-static const char *write_file(const char *name, const void *data, size_t len)
-{
-	static char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	if (len)
-		assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-	return path;
-}
+#include "scratch.h"
 
 static void sha_hex(const void *data, size_t len, size_t split, char out[65])
 {
@@ -134,7 +119,7 @@ static void test_elf_build_id_is_read(void **state)
 	for (int with_phdr = 0; with_phdr < 2; with_phdr++) {
 		size_t len = build_elf(img, id, sizeof(id), with_phdr);
 
-		assert_int_equal(kernel_id(write_file("vmlinux", img, len), kid, sizeof(kid), err,
+		assert_int_equal(kernel_id(scratch_file("vmlinux", img, len), kid, sizeof(kid), err,
 					   sizeof(err)), 0);
 		assert_string_equal(kid, "build-id 38831fbb0f8ef40d5a5aa52265e3de0d4c89160e");
 	}
@@ -148,11 +133,11 @@ static void test_without_build_id_the_file_is_hashed(void **state)
 
 	/* An ELF linked without --build-id. */
 	sha_hex(img, len, 0, want + 7);
-	assert_int_equal(kernel_id(write_file("nobuildid", img, len), kid, sizeof(kid), err,
+	assert_int_equal(kernel_id(scratch_file("nobuildid", img, len), kid, sizeof(kid), err,
 				   sizeof(err)), 0);
 	assert_string_equal(kid, want);
 	/* Not an ELF at all (a bzImage). */
-	assert_int_equal(kernel_id(write_file("bzImage", "abc", 3), kid, sizeof(kid), err,
+	assert_int_equal(kernel_id(scratch_file("bzImage", "abc", 3), kid, sizeof(kid), err,
 				   sizeof(err)), 0);
 	assert_string_equal(kid,
 			    "sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -160,26 +145,12 @@ static void test_without_build_id_the_file_is_hashed(void **state)
 
 static void test_unreadable_kernel_is_named(void **state)
 {
-	char kid[KERNEL_ID_MAX] = "x", err[256] = "", path[300];
-
-	snprintf(path, sizeof(path), "%s/nope", tmpdir);
+	char kid[KERNEL_ID_MAX] = "x", err[256] = "";
+	const char *path = scratch_path("nope");
 	assert_int_equal(kernel_id(path, kid, sizeof(kid), err, sizeof(err)), -ENOENT);
 	assert_string_equal(kid, "");
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "No such file"));
-}
-
-static int setup(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -191,5 +162,5 @@ int main(void)
 		cmocka_unit_test(test_unreadable_kernel_is_named),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -26,13 +26,12 @@
 #include "emu/log.h"
 #include "emu/vm.h"
 #include "initramfs_walk.h"
+#include "scratch.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (64 * MiB)
 #define RSDP 0xE0000ULL
 
-static char tmpdir[64];
-static unsigned file_seq;
 
 struct fixture {
 	uint8_t *buf;
@@ -40,20 +39,6 @@ struct fixture {
 	char err[512];
 	struct boot_info bi;
 };
-
-static int group_setup(void **state)
-{
-	strcpy(tmpdir, "/tmp/vmdbg-loadertest-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static int setup(void **state)
 {
@@ -76,22 +61,6 @@ static int teardown(void **state)
 	free(f->buf);
 	free(f);
 	return 0;
-}
-
-/* Writes LEN bytes to a fresh file in the temp dir; returns its path (static storage). */
-static const char *write_file(const void *data, size_t len)
-{
-	static char paths[64][128];
-	char *path = paths[file_seq % 64];
-	FILE *fp;
-
-	snprintf(path, 128, "%s/f%u", tmpdir, file_seq++);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	if (len)
-		assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-	return path;
 }
 
 static uint8_t pattern(size_t i, uint8_t seed)
@@ -172,7 +141,7 @@ static const char *bzimage_file(const struct tbz *t)
 {
 	size_t len;
 	uint8_t *img = build_bzimage(t, &len);
-	const char *path = write_file(img, len);
+	const char *path = scratch_file(NULL, img, len);
 
 	free(img);
 	return path;
@@ -334,7 +303,7 @@ static const char *elf_file(const struct telf *t)
 {
 	size_t len;
 	uint8_t *img = build_elf(t, &len);
-	const char *path = write_file(img, len);
+	const char *path = scratch_file(NULL, img, len);
 
 	free(img);
 	return path;
@@ -368,7 +337,7 @@ static const char *initrd_file(size_t len)
 	assert_non_null(d);
 	for (size_t i = 0; i < len; i++)
 		d[i] = pattern(i, 0x77);
-	path = write_file(d, len);
+	path = scratch_file(NULL, d, len);
 	free(d);
 	return path;
 }
@@ -561,9 +530,9 @@ static void test_bzimage_refusals(void **state)
 	t = tbz_default();
 	img = build_bzimage(&t, &len);
 	img[SETUP_HDR_OFFSET] = 200; /* setup code past the end of the file */
-	expect_fail(f, load(f, write_file(img, len), NULL, ""), "truncated");
+	expect_fail(f, load(f, scratch_file(NULL, img, len), NULL, ""), "truncated");
 	/* Cut inside the setup header. */
-	expect_fail(f, load(f, write_file(img, 0x210), NULL, ""), "truncated");
+	expect_fail(f, load(f, scratch_file(NULL, img, 0x210), NULL, ""), "truncated");
 	free(img);
 
 	t = tbz_default();
@@ -761,10 +730,10 @@ static void test_elf_refusals(void **state)
 
 	t = telf_linux();
 	img = build_elf(&t, &len);
-	expect_fail(f, load(f, write_file(img, len - 0x100), NULL, ""),
+	expect_fail(f, load(f, scratch_file(NULL, img, len - 0x100), NULL, ""),
 		    "truncated: segment 1 needs file bytes");
-	expect_fail(f, load(f, write_file(img, 40), NULL, ""), "kernel '");
-	expect_fail(f, load(f, write_file(img, 100), NULL, ""), "truncated or corrupt ELF");
+	expect_fail(f, load(f, scratch_file(NULL, img, 40), NULL, ""), "kernel '");
+	expect_fail(f, load(f, scratch_file(NULL, img, 100), NULL, ""), "truncated or corrupt ELF");
 	free(img);
 
 	t = telf_linux();
@@ -782,24 +751,24 @@ static void test_file_refusals(void **state)
 	char path[160], msg[320];
 	char *longline;
 
-	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	snprintf(path, sizeof(path), "%s", scratch_path("missing"));
 	snprintf(msg, sizeof(msg), "kernel '%s': No such file or directory", path);
 	expect_fail(f, load(f, path, NULL, ""), msg);
 	assert_int_equal(load(f, path, NULL, ""), -ENOENT);
 	assert_string_equal(f->err, msg);
 
-	expect_fail(f, load(f, write_file("", 0), NULL, ""), "empty file");
-	expect_fail(f, load(f, tmpdir, NULL, ""), "Is a directory");
+	expect_fail(f, load(f, scratch_file(NULL, "", 0), NULL, ""), "empty file");
+	expect_fail(f, load(f, scratch_dir, NULL, ""), "Is a directory");
 	expect_fail(
 		f,
-		load(f, write_file("MZ\x90\0 not a kernel at all, just some bytes", 40), NULL, ""),
+		load(f, scratch_file(NULL, "MZ\x90\0 not a kernel at all, just some bytes", 40), NULL, ""),
 		"not an ELF or bzImage kernel (bad magic)");
-	assert_int_equal(load(f, write_file("hi", 2), NULL, ""), -ENOEXEC);
+	assert_int_equal(load(f, scratch_file(NULL, "hi", 2), NULL, ""), -ENOEXEC);
 
 	snprintf(msg, sizeof(msg), "initrd '%s': No such file or directory", path);
 	expect_fail(f, load(f, kernel, path, ""), msg);
-	expect_fail(f, load(f, kernel, write_file("", 0), ""), "initrd '");
-	expect_fail(f, load(f, kernel, write_file("", 0), ""), "': empty file");
+	expect_fail(f, load(f, kernel, scratch_file(NULL, "", 0), ""), "initrd '");
+	expect_fail(f, load(f, kernel, scratch_file(NULL, "", 0), ""), "': empty file");
 
 	/* 50 MiB does not fit above a kernel ending past 18 MiB in 64 MiB. */
 	const char *big = initrd_file(50 * MiB);
@@ -863,7 +832,7 @@ static void test_mutated_kernels_never_crash(void **state)
 		}
 		if (rand_r(&seed) % 4 == 0)
 			len = rand_r(&seed) % len + 1;
-		ret = load(f, write_file(work, len), NULL, "");
+		ret = load(f, scratch_file(NULL, work, len), NULL, "");
 		if (ret < 0) {
 			assert_true(strlen(f->err) > 0);
 			assert_null(strchr(f->err, '\n'));
@@ -957,7 +926,7 @@ static void test_initrd_with_idle_appended(void **state)
 	struct tbz b = tbz_default();
 	size_t user_len, idle_len, at;
 	uint8_t *user = user_initramfs(&user_len), *idle;
-	const char *initrd = write_file(user, user_len);
+	const char *initrd = scratch_file(NULL, user, user_len);
 	char why[160] = "";
 
 	assert_int_equal(initrd_idle_archive(&idle, &idle_len), 0);
@@ -1059,7 +1028,7 @@ static const char *linux_elf_file(void)
 	with = realloc(img, len + sizeof(banner));
 	assert_non_null(with);
 	memcpy(with + len, banner, sizeof(banner));
-	path = write_file(with, len + sizeof(banner));
+	path = scratch_file(NULL, with, len + sizeof(banner));
 	free(with);
 	return path;
 }
@@ -1093,7 +1062,7 @@ static void test_vm_load_appends_idle_with_rdinit(void **state)
 	struct fixture *f = *state;
 	size_t user_len;
 	uint8_t *user = user_initramfs(&user_len);
-	const char *kernel = linux_elf_file(), *initrd = write_file(user, user_len);
+	const char *kernel = linux_elf_file(), *initrd = scratch_file(NULL, user, user_len);
 	char err[256];
 	struct {
 		bool on_pvm, workarounds;
@@ -1177,5 +1146,5 @@ int main(void)
 						teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

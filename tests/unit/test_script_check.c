@@ -17,40 +17,14 @@
 #include "cli/cmd_priv.h"
 #include "cli/options.h"
 #include "cli/script.h"
+#include "scratch.h"
 
-static char dir[64];
 static char err[1024];
 
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/vmdbg-check.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
-}
-
-/* Write TEXT to DIR/NAME; returns the path (static buffer per call site is enough here). */
+/* Write TEXT to NAME in the scratch directory; returns its path. */
 static const char *write_file(const char *name, const char *text)
 {
-	static char path[8][256];
-	static int next;
-	char *p = path[next++ % 8];
-	FILE *f;
-
-	snprintf(p, 256, "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
+	return scratch_file(name, text, strlen(text));
 }
 
 /* The options of `vmdbg --check-script PATH`. */
@@ -81,7 +55,7 @@ static int check(const struct options *o, const char *text)
 	do {                                                                                 \
 		char _where[300];                                                            \
 		int _r = check(o, text);                                                     \
-		snprintf(_where, sizeof(_where), "%s/s.vmdbg:%d: ", dir, line);              \
+		snprintf(_where, sizeof(_where), "%s/s.vmdbg:%d: ", scratch_dir, line);              \
 		if (_r != -EINVAL || strncmp(err, _where, strlen(_where)) || !strstr(err, want)) \
 			fail_msg("'%s': got %d \"%s\", want -EINVAL, \"%s...%s\"", text, _r, err, \
 				 _where, want);                                              \
@@ -190,7 +164,7 @@ static void symbols(void **state)
 
 	write_file("System.map", "ffffffff81000000 T startup_64\nffffffff81234560 T virtcons_probe\n");
 	write_file("module.map", "ffffffffa0000000 t mod_fn\n");
-	snprintf(map, sizeof(map), "symbols load %s/module.map\nbreak mod_fn\n", dir);
+	snprintf(map, sizeof(map), "symbols load %s/module.map\nbreak mod_fn\n", scratch_dir);
 	/* Without a kernel: any name (the run may have it). */
 	assert_int_equal(check(&o, "break virtcons_probe\nsym nothing_here\n"), 2);
 	/* With one (not ELF: the System.map beside it), names are looked up. */
@@ -210,14 +184,14 @@ static void sourced_files(void **state)
 	char text[512], where[300];
 
 	write_file("inner.vmdbg", "echo fine\nwait ctl PORT_OPEN 1 10x\n");
-	snprintf(text, sizeof(text), "echo outer\nsource %s/inner.vmdbg\n", dir);
+	snprintf(text, sizeof(text), "echo outer\nsource %s/inner.vmdbg\n", scratch_dir);
 	assert_int_equal(check(&o, text), -EINVAL);
 	/* The mistake is named where it is, in the sourced file. */
-	snprintf(where, sizeof(where), "%s/inner.vmdbg:2: wait ctl: timeout '10x'", dir);
+	snprintf(where, sizeof(where), "%s/inner.vmdbg:2: wait ctl: timeout '10x'", scratch_dir);
 	assert_true(!strncmp(err, where, strlen(where)));
 	MISTAKE(&o, "source /nonexistent.vmdbg\n", 1, "source: /nonexistent.vmdbg: No such file");
 	/* A file that sources itself stops where the runner would. */
-	snprintf(text, sizeof(text), "source %s/s.vmdbg\n", dir);
+	snprintf(text, sizeof(text), "source %s/s.vmdbg\n", scratch_dir);
 	MISTAKE(&o, text, 1, "nested more than 16 deep");
 }
 
@@ -261,5 +235,5 @@ int main(void)
 		cmocka_unit_test(every_command_checks),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

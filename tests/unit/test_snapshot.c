@@ -22,19 +22,9 @@
 #include "emu/uart.h"
 #include "emu/vm_snap.h"
 #include "virtio/console_snap.h"
+#include "scratch.h"
 #include "vq_harness.h"
 
-static char tmpdir[] = "/tmp/vmdbg-snaptest-XXXXXX";
-
-static char *path_of(const char *name)
-{
-	static char buf[4][256];
-	static int n;
-	char *p = buf[n++ % 4];
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
-}
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
@@ -57,7 +47,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 static const char *write_small(void)
 {
 	struct snap_writer w;
-	const char *p = path_of("small.snap");
+	const char *p = scratch_path("small.snap");
 	uint32_t a = 0x11223344;
 	uint64_t b = 0x5566778899aabbccULL;
 
@@ -185,13 +175,13 @@ static void test_stray_bytes_and_duplicates_are_refused(void **state)
 	free(buf);
 	free(more);
 
-	assert_int_equal(snap_write_begin(&w, path_of("dup.snap")), 0);
+	assert_int_equal(snap_write_begin(&w, scratch_path("dup.snap")), 0);
 	for (int i = 0; i < 2; i++) {
 		snap_section_begin(&w, "TST1", 3);
 		snap_section_end(&w);
 	}
 	assert_int_equal(snap_write_finish(&w), 0);
-	assert_int_equal(snap_open(f, path_of("dup.snap"), err, sizeof(err)), -EINVAL);
+	assert_int_equal(snap_open(f, scratch_path("dup.snap"), err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "appears twice"));
 	free(f);
 }
@@ -200,7 +190,7 @@ static void test_file_appears_only_when_complete(void **state)
 {
 	struct snap_writer w;
 	struct stat st;
-	const char *p = path_of("atomic.snap");
+	const char *p = scratch_path("atomic.snap");
 
 	unlink(p);
 	assert_int_equal(snap_write_begin(&w, p), 0);
@@ -222,14 +212,14 @@ static void test_unreadable_and_empty_files_are_named(void **state)
 {
 	struct snap_file *f = calloc(1, sizeof(*f));
 	char err[256];
-	FILE *e = fopen(path_of("empty.snap"), "w");
+	FILE *e = fopen(scratch_path("empty.snap"), "w");
 
 	fclose(e);
-	assert_int_not_equal(snap_open(f, path_of("missing.snap"), err, sizeof(err)), 0);
+	assert_int_not_equal(snap_open(f, scratch_path("missing.snap"), err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "cannot open"));
-	assert_int_not_equal(snap_open(f, path_of("empty.snap"), err, sizeof(err)), 0);
+	assert_int_not_equal(snap_open(f, scratch_path("empty.snap"), err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "empty"));
-	assert_int_not_equal(snap_open(f, tmpdir, err, sizeof(err)), 0);
+	assert_int_not_equal(snap_open(f, scratch_dir, err, sizeof(err)), 0);
 	free(f);
 }
 
@@ -295,7 +285,7 @@ enum omit { OMIT_NONE, OMIT_CPUID, OMIT_VCPU1, OMIT_LAPIC, OMIT_IRQC, OMIT_PIT, 
 static const char *write_machine(struct fake_vm *f, enum omit omit, struct vm_snap_stats *st)
 {
 	struct snap_writer w;
-	const char *p = path_of("machine.snap");
+	const char *p = scratch_path("machine.snap");
 	uint8_t *buf = malloc(1 << 20);
 
 	memset(st, 0, sizeof(*st));
@@ -457,7 +447,7 @@ static void check_bad_ram(struct fake_vm *f, const uint64_t *runs, int nruns, co
 	uint8_t page[4096] = { 1 };
 	char err[256] = "";
 
-	assert_int_equal(snap_write_begin(&w, path_of("badram.snap")), 0);
+	assert_int_equal(snap_write_begin(&w, scratch_path("badram.snap")), 0);
 	snap_section_begin(&w, SNAP_RAM, 0);
 	for (int i = 0; i < nruns; i++) {
 		snap_put(&w, &runs[2 * i], 16);
@@ -466,7 +456,7 @@ static void check_bad_ram(struct fake_vm *f, const uint64_t *runs, int nruns, co
 	}
 	snap_section_end(&w);
 	assert_int_equal(snap_write_finish(&w), 0);
-	assert_int_equal(snap_open(sf, path_of("badram.snap"), err, sizeof(err)), 0);
+	assert_int_equal(snap_open(sf, scratch_path("badram.snap"), err, sizeof(err)), 0);
 	assert_int_equal(vm_snap_check_ram(&f->vm, snap_find(sf, SNAP_RAM, 0), err, sizeof(err)),
 			 -EINVAL);
 	if (!strstr(err, "RAM"))
@@ -582,10 +572,10 @@ static void test_console_round_trip_continues(void **state)
 	vqh_guest_write(h, 1, "published", 9);
 	assert_int_equal(console_port_send(h->con, 2, "to-guest", 8), 0);
 	assert_int_equal(console_ctl_send(h->con, 1, 6, 1, NULL), 0);
-	assert_int_equal(snap_write_begin(&w, path_of("con.snap")), 0);
+	assert_int_equal(snap_write_begin(&w, scratch_path("con.snap")), 0);
 	console_snap_save(h->con, &w, 0);
 	assert_int_equal(snap_write_finish(&w), 0);
-	assert_int_equal(snap_open(sf, path_of("con.snap"), err, sizeof(err)), 0);
+	assert_int_equal(snap_open(sf, scratch_path("con.snap"), err, sizeof(err)), 0);
 
 	memcpy(g->ram, h->ram, VQH_MEM_SIZE);
 	memcpy(g->q, h->q, sizeof(g->q));
@@ -633,15 +623,15 @@ static void test_console_check_refuses_bad_state(void **state)
 	char err[256];
 
 	/* No console sections at all. */
-	assert_int_equal(snap_write_begin(&w, path_of("nocon.snap")), 0);
+	assert_int_equal(snap_write_begin(&w, scratch_path("nocon.snap")), 0);
 	assert_int_equal(snap_write_finish(&w), 0);
-	assert_int_equal(snap_open(sf, path_of("nocon.snap"), err, sizeof(err)), 0);
+	assert_int_equal(snap_open(sf, scratch_path("nocon.snap"), err, sizeof(err)), 0);
 	assert_int_equal(console_snap_check(h->con, sf, 0, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no console state"));
 	snap_close(sf);
 
 	/* A device with 4 queues is not this console. */
-	assert_int_equal(snap_write_begin(&w, path_of("badcon.snap")), 0);
+	assert_int_equal(snap_write_begin(&w, scratch_path("badcon.snap")), 0);
 	snap_section_begin(&w, SNAP_VIRTIO, 0);
 	put_zeroed(&w, 1, 64);
 	snap_field(&w, 2, &four, sizeof(four));
@@ -649,24 +639,11 @@ static void test_console_check_refuses_bad_state(void **state)
 	snap_section_begin(&w, SNAP_CONSOLE, 0);
 	snap_section_end(&w);
 	assert_int_equal(snap_write_finish(&w), 0);
-	assert_int_equal(snap_open(sf, path_of("badcon.snap"), err, sizeof(err)), 0);
+	assert_int_equal(snap_open(sf, scratch_path("badcon.snap"), err, sizeof(err)), 0);
 	assert_int_equal(console_snap_check(h->con, sf, 0, err, sizeof(err)), -EINVAL);
 	snap_close(sf);
 	free(sf);
 	vqh_free(h);
-}
-
-static int setup(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -690,5 +667,5 @@ int main(void)
 		cmocka_unit_test(test_console_check_refuses_bad_state),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -13,38 +13,8 @@
 #include <cmocka.h>
 
 #include "emu/symbols.h"
+#include "scratch.h"
 
-static char tmpdir[64];
-static unsigned file_seq;
-
-static int group_setup(void **state)
-{
-	strcpy(tmpdir, "/tmp/vmdbg-symtest-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *write_file(const void *data, size_t len)
-{
-	static char paths[16][128];
-	char *path = paths[file_seq % 16];
-	FILE *fp;
-
-	snprintf(path, 128, "%s/s%u", tmpdir, file_seq++);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	if (len)
-		assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-	return path;
-}
 
 static const char system_map[] = "ffffffff81000000 T _text\n"
 				 "ffffffff81000000 T startup_64\n"
@@ -81,9 +51,9 @@ static void test_system_map(void **state)
 
 	symtab_init(&st);
 	assert_int_equal(
-		symtab_load(&st, write_file(system_map, strlen(system_map)), err, sizeof(err)), 6);
+		symtab_load(&st, scratch_file(NULL, system_map, strlen(system_map)), err, sizeof(err)), 6);
 	assert_int_equal(st.nr, 6);
-	assert_non_null(strstr(st.path, tmpdir));
+	assert_non_null(strstr(st.path, scratch_dir));
 
 	/* Two names at one address: the one a backtrace should show wins; both resolve. */
 	expect_at(&st, 0xffffffff81000000, "startup_64", 0);
@@ -133,7 +103,7 @@ static void test_slide(void **state)
 
 	symtab_init(&st);
 	st.slide = 0x1e00000; /* a KASLR slide: kept across a load */
-	assert_true(symtab_load(&st, write_file(system_map, strlen(system_map)), err, sizeof(err)) >
+	assert_true(symtab_load(&st, scratch_file(NULL, system_map, strlen(system_map)), err, sizeof(err)) >
 		    0);
 	assert_int_equal(st.slide, 0x1e00000);
 	expect_at(&st, 0xffffffff82e00104, "do_one", 4);
@@ -158,13 +128,13 @@ static void test_reload_replaces(void **state)
 
 	symtab_init(&st);
 	assert_int_equal(
-		symtab_load(&st, write_file(system_map, strlen(system_map)), err, sizeof(err)), 6);
-	assert_int_equal(symtab_load(&st, write_file(other, strlen(other)), err, sizeof(err)), 1);
+		symtab_load(&st, scratch_file(NULL, system_map, strlen(system_map)), err, sizeof(err)), 6);
+	assert_int_equal(symtab_load(&st, scratch_file(NULL, other, strlen(other)), err, sizeof(err)), 1);
 	assert_int_equal(symtab_lookup_name(&st, "do_one", &addr), -ENOENT);
 	assert_int_equal(symtab_lookup_name(&st, "other_fn", &addr), 0);
 
 	/* A failed load keeps what was there. */
-	assert_true(symtab_load(&st, write_file(junk, sizeof(junk) - 1), err, sizeof(err)) < 0);
+	assert_true(symtab_load(&st, scratch_file(NULL, junk, sizeof(junk) - 1), err, sizeof(err)) < 0);
 	assert_int_equal(symtab_lookup_name(&st, "other_fn", &addr), 0);
 	symtab_free(&st);
 }
@@ -177,17 +147,17 @@ static void test_bad_files(void **state)
 	Elf64_Ehdr eh;
 
 	symtab_init(&st);
-	snprintf(path, sizeof(path), "%s/absent", tmpdir);
+	snprintf(path, sizeof(path), "%s", scratch_path("absent"));
 	snprintf(want, sizeof(want), "symbols '%s': No such file or directory", path);
 	assert_int_equal(symtab_load(&st, path, err, sizeof(err)), -ENOENT);
 	assert_string_equal(err, want);
 
-	const char *p = write_file(junk, sizeof(junk) - 1);
+	const char *p = scratch_file(NULL, junk, sizeof(junk) - 1);
 	snprintf(want, sizeof(want), "symbols '%s': not an ELF or System.map", p);
 	assert_true(symtab_load(&st, p, err, sizeof(err)) < 0);
 	assert_string_equal(err, want);
 
-	p = write_file("", 0);
+	p = scratch_file(NULL, "", 0);
 	assert_true(symtab_load(&st, p, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "not an ELF or System.map"));
 
@@ -201,11 +171,11 @@ static void test_bad_files(void **state)
 	eh.e_machine = EM_X86_64;
 	eh.e_version = EV_CURRENT;
 	eh.e_ehsize = sizeof(eh);
-	assert_true(symtab_load(&st, write_file(&eh, sizeof(eh)), err, sizeof(err)) < 0);
+	assert_true(symtab_load(&st, scratch_file(NULL, &eh, sizeof(eh)), err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "no .symtab"));
 
 	/* A truncated ELF header. */
-	assert_true(symtab_load(&st, write_file(&eh, 20), err, sizeof(err)) < 0);
+	assert_true(symtab_load(&st, scratch_file(NULL, &eh, 20), err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "symbols '"));
 	assert_int_equal(st.nr, 0);
 	symtab_free(&st);
@@ -317,5 +287,5 @@ int main(void)
 		cmocka_unit_test(test_empty_table),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
