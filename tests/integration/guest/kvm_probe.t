@@ -61,17 +61,22 @@ acts_on watchpoint "watch tg_counter 8" watch
 printf '%s\n' 'info kvm' 'quit' >"$TMP/info.vmdbg"
 run_vm "$TMP/info" 30 --kernel "$TEST_GUEST" --append "mode=loop" --script "$TMP/info.vmdbg"
 is "$RC" 0 "info kvm runs in a script"
-is "$(grep -E '^[a-z-]+: (yes|no)' "$TMP/info.lf" | sed 's/ (.*//')" \
-	"$(grep -E '^[a-z-]+: (yes|no)' "$TMP/probe" | sed 's/ (.*//')" "info kvm tells what --probe-kvm told"
+# Watching by single-step depends on a timed step cost: two runs on a loaded host (or under
+# TSan) can fall on either side of the limit, so that answer is compared as "timed" only.
+caps_of() { grep -E '^[a-z-]+: (yes|no)' "$1" | sed -E 's/^watchpoint: (yes|no) \(.*(single-step|stepping).*/watchpoint: timed/; s/ \(.*//'; }
+is "$(caps_of "$TMP/info.lf")" "$(caps_of "$TMP/probe")" "info kvm tells what --probe-kvm told"
 run_vm "$TMP/json" 30 --json --kernel "$TEST_GUEST" --append "mode=loop" --script "$TMP/info.vmdbg"
 python3 - "$TMP/json.lf" "$TMP/probe" >"$TMP/json.check" 2>&1 <<'PY'
 import json, re, sys
 text = open(sys.argv[2]).read()
 want = {m.group(1): m.group(2) == "yes" for m in re.finditer(r"^([a-z-]+): (yes|no)", text, re.M)}
+timed = re.search(r"^watchpoint: (yes|no) \(.*(single-step|stepping)", text, re.M)
 for line in open(sys.argv[1]):
     if '"capabilities"' in line:
         caps = json.loads(line)["return"]["capabilities"]
         got = {k: v["works"] for k, v in caps.items()}
+        if timed or caps["watchpoint"]["by_single_step"]:
+            got.pop("watchpoint", None), want.pop("watchpoint", None)
         print("same" if got == want else "differ: %s vs %s" % (got, want))
         assert all(isinstance(v["why"], str) for v in caps.values())
         assert isinstance(caps["watchpoint"]["by_single_step"], bool)
