@@ -1117,6 +1117,8 @@ static void test_vm_load_appends_idle_with_rdinit(void **state)
 		}
 		symtab_free(&vm->syms);
 		free(vm->cmdline);
+		free(vm->kernel_path);
+		free(vm->initrd_path);
 		free(vm);
 	}
 	log_sink = NULL;
