@@ -664,10 +664,9 @@ static int first_running(struct vm *vm)
 	return -1;
 }
 
-int vm_wait_parked_locked(struct vm *vm)
+static struct timespec park_deadline(void)
 {
 	struct timespec until;
-	int cpu;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += VM_PARK_TIMEOUT_MS / 1000;
@@ -676,6 +675,14 @@ int vm_wait_parked_locked(struct vm *vm)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
+	return until;
+}
+
+int vm_wait_parked_locked(struct vm *vm)
+{
+	struct timespec until = park_deadline();
+	int cpu;
+
 	while ((cpu = first_running(vm)) >= 0 && !vm->ending)
 		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until) == ETIMEDOUT) {
 			cpu = first_running(vm);
@@ -845,6 +852,14 @@ bool vm_vcpu_stopped(struct vm *vm, int cpu)
 	if (v == vcpu_current())
 		return true;
 	pthread_mutex_lock(&vm->lock);
+	/* Asked to stop, it is on its way (leaving KVM_RUN, finishing an exit): wait, bounded. */
+	if (v->thread_started && !v->parked && vm->pause_depth > 0 && !vm->ending) {
+		struct timespec until = park_deadline();
+
+		while (!v->parked && vm->pause_depth > 0 && !vm->ending)
+			if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until) == ETIMEDOUT)
+				break;
+	}
 	stopped = !v->thread_started || v->parked;
 	pthread_mutex_unlock(&vm->lock);
 	return stopped;

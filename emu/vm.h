@@ -175,7 +175,10 @@ void vm_destroy(struct vm *vm);
 int vm_pause(struct vm *vm);
 /* Under vm->lock: wait (bounded) until every vCPU but the caller's own has parked. */
 int vm_wait_parked_locked(struct vm *vm);
-/* Whether CPU is parked (or not started, or the caller itself): its ioctls cannot block. */
+/*
+ * Whether CPU is parked (or not started, or the caller itself): its ioctls cannot block.
+ * A vCPU asked to stop is waited for (bounded); a running one answers false at once.
+ */
 bool vm_vcpu_stopped(struct vm *vm, int cpu);
 /* A vCPU ioctl: -EBUSY instead of blocking when that vCPU is running; else ioctl's result. */
 int vm_vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg);
