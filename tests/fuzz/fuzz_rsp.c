@@ -160,6 +160,14 @@ int debug_cpu_halted(struct vm *vm, int cpu)
 	return cpu & 1;
 }
 
+/* The same fake: odd vCPUs are halted (the stub's thread list reads it too). */
+int vm_get_mp_state(struct vm *vm, int cpu, uint32_t *mp_state)
+{
+	check_cpu(cpu);
+	*mp_state = cpu & 1 ? KVM_MP_STATE_HALTED : KVM_MP_STATE_RUNNABLE;
+	return 0;
+}
+
 /* The mapped byte at GVA, or NULL. */
 static uint8_t *fake_byte(uint64_t gva)
 {
