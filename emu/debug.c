@@ -434,7 +434,7 @@ static int apply_all(struct debug *d)
 		    (!hw || d->applied_gen[i] == d->hw_gen))
 			continue;
 		set_debugregs(d, &g);
-		/* A vCPU that did not park (vm_wait_parked_locked) is set when it next stops. */
+		/* A vCPU that did not park (vm_wait_parked) is set when it next stops. */
 		if ((r = vm_vcpu_ioctl(vm, i, KVM_SET_GUEST_DEBUG, &g)) < 0) {
 			ret = r;
 			log_warn("cpu%d: KVM_SET_GUEST_DEBUG: %s", i, strerror(-r));
@@ -790,9 +790,7 @@ size_t debug_format_breaks(struct vm *vm, char *buf, size_t size)
 
 void debug_wait_stopped(struct vm *vm)
 {
-	pthread_mutex_lock(&vm->lock);
-	vm_wait_parked_locked(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vm_wait_parked(vm);
 }
 
 static void kick_others(struct vm *vm, int self)
@@ -1441,10 +1439,10 @@ int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val)
 
 int debug_cpu_halted(struct vm *vm, int cpu)
 {
-	struct kvm_mp_state mp;
-	int r = vm_vcpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
+	uint32_t mp;
+	int r = vm_get_mp_state(vm, cpu, &mp);
 
-	return r ? r : mp.mp_state == KVM_MP_STATE_HALTED;
+	return r ? r : mp == KVM_MP_STATE_HALTED;
 }
 
 /* --- KASLR ------------------------------------------------------------------- */

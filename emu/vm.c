@@ -678,7 +678,7 @@ static struct timespec park_deadline(void)
 	return until;
 }
 
-int vm_wait_parked_locked(struct vm *vm)
+static int wait_parked_locked(struct vm *vm)
 {
 	struct timespec until = park_deadline();
 	int cpu;
@@ -700,15 +700,20 @@ int vm_wait_parked_locked(struct vm *vm)
 	return -ETIMEDOUT;
 }
 
-int vm_pause(struct vm *vm)
+int vm_wait_parked(struct vm *vm)
 {
 	int r;
 
-	vm_request_pause(vm);
 	pthread_mutex_lock(&vm->lock);
-	r = vm_wait_parked_locked(vm);
+	r = wait_parked_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	return r;
+}
+
+int vm_pause(struct vm *vm)
+{
+	vm_request_pause(vm);
+	return vm_wait_parked(vm);
 }
 
 void vm_set_io_trace(struct vm *vm, vm_io_trace_fn fn, void *opaque)
@@ -879,35 +884,30 @@ int vm_vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
 	return r < 0 ? -errno : r;
 }
 
-static int vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg)
-{
-	return vm_vcpu_ioctl(vm, cpu, req, arg);
-}
-
 int vm_get_regs(struct vm *vm, int cpu, struct kvm_regs *regs)
 {
-	return vcpu_ioctl(vm, cpu, KVM_GET_REGS, regs);
+	return vm_vcpu_ioctl(vm, cpu, KVM_GET_REGS, regs);
 }
 
 int vm_set_regs(struct vm *vm, int cpu, const struct kvm_regs *regs)
 {
-	return vcpu_ioctl(vm, cpu, KVM_SET_REGS, (void *)regs);
+	return vm_vcpu_ioctl(vm, cpu, KVM_SET_REGS, (void *)regs);
 }
 
 int vm_get_sregs(struct vm *vm, int cpu, struct kvm_sregs *sregs)
 {
-	return vcpu_ioctl(vm, cpu, KVM_GET_SREGS, sregs);
+	return vm_vcpu_ioctl(vm, cpu, KVM_GET_SREGS, sregs);
 }
 
 int vm_set_sregs(struct vm *vm, int cpu, const struct kvm_sregs *sregs)
 {
-	return vcpu_ioctl(vm, cpu, KVM_SET_SREGS, (void *)sregs);
+	return vm_vcpu_ioctl(vm, cpu, KVM_SET_SREGS, (void *)sregs);
 }
 
 int vm_get_mp_state(struct vm *vm, int cpu, uint32_t *mp_state)
 {
 	struct kvm_mp_state mp;
-	int r = vcpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
+	int r = vm_vcpu_ioctl(vm, cpu, KVM_GET_MP_STATE, &mp);
 
 	if (!r)
 		*mp_state = mp.mp_state;

@@ -173,8 +173,8 @@ void vm_destroy(struct vm *vm);
 #define VM_PARK_TIMEOUT_MS 5000
 /* Stop every vCPU and wait until each has parked (bounded: -ETIMEDOUT, said in a warning). */
 int vm_pause(struct vm *vm);
-/* Under vm->lock: wait (bounded) until every vCPU but the caller's own has parked. */
-int vm_wait_parked_locked(struct vm *vm);
+/* Wait (bounded, as vm_pause) until every vCPU but the caller's own has parked. */
+int vm_wait_parked(struct vm *vm);
 /*
  * Whether CPU is parked (or not started, or the caller itself): its ioctls cannot block.
  * A vCPU asked to stop is waited for (bounded); a running one answers false at once.
