@@ -1437,14 +1437,6 @@ int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val)
 	return 0;
 }
 
-int debug_cpu_halted(struct vm *vm, int cpu)
-{
-	uint32_t mp;
-	int r = vm_get_mp_state(vm, cpu, &mp);
-
-	return r ? r : mp == KVM_MP_STATE_HALTED;
-}
-
 /* --- KASLR ------------------------------------------------------------------- */
 
 int debug_kaslr_slide(struct vm *vm, int64_t *slide)

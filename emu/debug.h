@@ -185,8 +185,6 @@ int debug_get_fpu(struct vm *vm, int cpu, struct kvm_fpu *fpu);
 int debug_set_fpu(struct vm *vm, int cpu, const struct kvm_fpu *fpu);
 int debug_get_msr(struct vm *vm, int cpu, uint32_t index, uint64_t *val);
 int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val);
-/* 1 when the vCPU waits in HLT (KVM_MP_STATE_HALTED), 0 when not, or -errno. */
-int debug_cpu_halted(struct vm *vm, int cpu);
 
 /* --- for vcpu.c ---------------------------------------------------------- */
 

@@ -593,10 +593,17 @@ static void memory_map(char *buf, size_t size)
 
 static void thread_extra(struct gdbstub *g, int cpu, char *buf, size_t size)
 {
-	struct kvm_sregs s;
-	int halted = debug_cpu_halted(g->vm, cpu);
+	struct kvm_sregs s = { 0 };
 	const char *mode = "?";
+	uint32_t mp;
+	bool have_mp = vm_get_mp_state(g->vm, cpu, &mp) == 0;
 
+	/* An AP the guest has not started sits at the reset vector: its mode says nothing. */
+	if (have_mp && (mp == KVM_MP_STATE_UNINITIALIZED || mp == KVM_MP_STATE_INIT_RECEIVED)) {
+		snprintf(buf, size, "vCPU %d %s, wait-for-sipi (not started by the guest)", cpu,
+			 g->running ? "running" : "stopped");
+		return;
+	}
 	if (vm_get_sregs(g->vm, cpu, &s) == 0) {
 		if (!(s.cr0 & 1))
 			mode = "real mode";
@@ -607,17 +614,8 @@ static void thread_extra(struct gdbstub *g, int cpu, char *buf, size_t size)
 		else
 			mode = s.cs.db ? "32-bit" : "16-bit";
 	}
-	uint32_t mp;
-
-	/* An AP the guest has not started sits at the reset vector: its mode says nothing. */
-	if (vm_get_mp_state(g->vm, cpu, &mp) == 0 &&
-	    (mp == KVM_MP_STATE_UNINITIALIZED || mp == KVM_MP_STATE_INIT_RECEIVED)) {
-		snprintf(buf, size, "vCPU %d %s, wait-for-sipi (not started by the guest)", cpu,
-			 g->running ? "running" : "stopped");
-		return;
-	}
 	snprintf(buf, size, "vCPU %d %s, %s, CPL %u%s", cpu, g->running ? "running" : "stopped",
-		 mode, s.cs.dpl, halted == 1 ? ", halted" : "");
+		 mode, s.cs.dpl, have_mp && mp == KVM_MP_STATE_HALTED ? ", halted" : "");
 }
 
 static void builtin_monitor(struct gdbstub *g, const char *cmd, char **out)

@@ -154,13 +154,7 @@ int debug_set_msr(struct vm *vm, int cpu, uint32_t index, uint64_t val)
 	return 0;
 }
 
-int debug_cpu_halted(struct vm *vm, int cpu)
-{
-	check_cpu(cpu);
-	return cpu & 1;
-}
-
-/* The same fake: odd vCPUs are halted (the stub's thread list reads it too). */
+/* Odd vCPUs are halted (the stub's thread list says so). */
 int vm_get_mp_state(struct vm *vm, int cpu, uint32_t *mp_state)
 {
 	check_cpu(cpu);
