@@ -126,6 +126,10 @@ static void arm_timer(struct termout *t)
 		if (l->head && l->owner >= 0 && (!first || at < first))
 			first = at;
 	}
+	/* Every write lands here: ask the kernel only when the deadline changes. */
+	if (first == t->timer_at)
+		return;
+	t->timer_at = first;
 	if (first) {
 		uint64_t now = now_ns(), d = first > now ? first - now : 1;
 
@@ -248,6 +252,7 @@ static void on_timer(void *opaque, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* Disarmed since. */
 	}
+	t->timer_at = 0; /* a one-shot timer that fired is disarmed */
 	/* The owner's next bytes may be waiting to be read: its line is not quiet then. */
 	if (t->pull)
 		t->pull(t->opaque);

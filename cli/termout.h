@@ -48,6 +48,7 @@ struct termout {
 	bool shared;
 	struct evloop *loop;
 	int timer_fd, post_fd;
+	uint64_t timer_at; /* the deadline timer_fd is armed for, 0: disarmed */
 	/* Bring in what the console sources have (called before posted messages go out). */
 	void (*pull)(void *opaque);
 	/* The guest runs, so an unfinished line may still be ended by its source. */
