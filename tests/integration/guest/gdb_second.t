@@ -18,7 +18,9 @@ gdbrun() { # gdbrun OUT gdb-args...
 # mode=echo never starts the AP: gdb's thread list names its state too.
 start_vm "$TMP/vm" --kernel "$ELF" --cpus 2 --append "mode=echo" --gdb "tcp:$PORT" --gdb-wait
 wait_for "$TMP/vm" "gdb: listening" 10 || diag "vmdbg did not listen"
-gdbrun "$TMP/first" -ex 'info threads' -ex 'shell sleep 6' -ex 'info threads' -ex 'detach' &
+# The first gdb stays attached until the raw client below has had its refusal (2 s of silence
+# + a margin for a slow nested KVM); detached earlier, it would leave the raw client attached.
+gdbrun "$TMP/first" -ex 'info threads' -ex 'shell sleep 15' -ex 'info threads' -ex 'detach' &
 first=$!
 wait_for "$TMP/vm" "gdb: debugger attached from 127\\.0\\.0\\.1:[0-9]+" 10
 ok $? "the first gdb attaches (vmdbg names its address)"
