@@ -20,8 +20,10 @@ tap_cleanup() {
 	for p in "${_tap_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	# A failed test keeps its files (vmdbg's output, the guest's console) for a look.
 	# VMDBG_TEST_KEEP (set by scripts/hwkvm.sh, whose L1 has its /tmp in memory) is a folder
-	# that outlives the run: the files are moved there.
+	# that outlives the run: the files are moved there, sockets and FIFOs left out (over
+	# L1's 9p share, creating one made QEMU call the client compromised and end L1).
 	if ((_tap_failed)) && [[ -n ${VMDBG_TEST_KEEP:-} ]] && mkdir -p "$VMDBG_TEST_KEEP" &&
+		find "$TMP" \( -type s -o -type p \) -delete 2>/dev/null &&
 		cp -r "$TMP" "$VMDBG_TEST_KEEP/" 2>/dev/null; then
 		rm -rf "$TMP"
 		TMP=$VMDBG_TEST_KEEP/${TMP##*/}
