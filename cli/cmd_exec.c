@@ -39,13 +39,18 @@ static int cmd_pause(struct cmd_ctx *c)
 	adopt_break_on(c);
 	if (debug_stop_all(&c->s->vm))
 		return cmd_error(c, "pause: cannot stop the vCPUs: %s", strerror(ENOMEM));
+	/* A gdb waiting on its continue gets this stop as its own (else it waits for ever). */
+	bool to_gdb = gdb_report_event_stop(c->s->gdb, 0, "vmdbg's `pause` command");
+
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_bool(c->out, "paused", true);
+		jw_bool(c->out, "gdb_holds_stop", to_gdb);
 		jw_end(c->out);
 	} else {
-		OUT("paused: all %d vCPU(s) parked%s\n", c->s->vm.ncpus,
-		    c->argc && strcmp(c->argv[0], "all") ? " (stops are all-stop)" : "");
+		OUT("paused: all %d vCPU(s) parked%s%s\n", c->s->vm.ncpus,
+		    c->argc && strcmp(c->argv[0], "all") ? " (stops are all-stop)" : "",
+		    to_gdb ? "; gdb holds this stop (its `continue` resumes)" : "");
 	}
 	return CMD_OK;
 }

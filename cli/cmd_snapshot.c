@@ -7,6 +7,7 @@
 #include "cli/cmd_priv.h"
 #include "cli/session.h"
 #include "cli/snapshot.h"
+#include "gdbstub/gdbstub.h"
 #include "emu/vm_snap.h"
 #include "virtio/console_snap.h"
 
@@ -47,14 +48,32 @@ static int cmd_snapshot_load(struct cmd_ctx *c)
 	struct snapshot_result r;
 	char msg[512];
 
+	char peer[64];
+	bool gdb_stopped;
+
 	if (c->check)
 		return CMD_OK; /* shape only: FILE may be written by an earlier `snapshot save` */
+	/*
+	 * gdb caches the registers and memory of the stop it holds: a load behind its back
+	 * would leave it showing the old machine. From gdb's own `monitor` it goes ahead, and
+	 * the reply tells the user how to make gdb read the new state.
+	 */
+	gdb_stopped = gdb_holds_stop(c->s->gdb, peer, sizeof(peer));
+	if (gdb_stopped && !c->cs->in_monitor)
+		return cmd_error(c, "snapshot load: gdb (%s) holds this stop; load from gdb (`monitor "
+				 "snapshot load FILE`) or `detach` it first", peer);
 	if (snapshot_load(c->s, c->argv[0], &r, msg, sizeof(msg)))
 		return cmd_error(c, "snapshot load: %s", msg);
 	/* Waits and `handshake` look at what the restored guest does from now on. */
 	cmd_marks_now(c->cs);
 	cmd_note_snapshot_loaded(c->s, c->argv[0]);
 	print_result(c, "loaded", c->argv[0], &r);
+	if (gdb_stopped)
+		OUT("gdb still shows the registers and memory it read before: `maint flush "
+		    "register-cache` and `maint flush dcache` make it read the loaded machine\n");
+	snprintf(msg, sizeof(msg), "snapshot %s loaded: registers, memory and devices replaced",
+		 c->argv[0]);
+	gdb_note_change(c->s->gdb, msg);
 	return CMD_OK;
 }
 

@@ -338,6 +338,9 @@ static void reboot_machine(struct session *s)
 	} else {
 		session_print(s, "vmdbg: guest reboot %u: machine reset, kernel loaded again, RAM kept",
 			      s->vm.reboots);
+		snprintf(err, sizeof(err), "guest reboot %u: machine reset, kernel loaded again",
+			 s->vm.reboots);
+		gdb_note_change(s->gdb, err);
 		cmd_note_reboot(s);
 	}
 	vm_resume(&s->vm); /* vm_pause's */

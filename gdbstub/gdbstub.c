@@ -222,6 +222,16 @@ bool gdb_holds_stop(struct gdbstub *g, char *peer, size_t n)
 	return true;
 }
 
+void gdb_note_change(struct gdbstub *g, const char *what)
+{
+	char msg[512];
+
+	if (!g || g->client_fd < 0 || !g->running)
+		return;
+	snprintf(msg, sizeof(msg), "vmdbg: %s\n", what);
+	reply_hex_text(g, 'O', msg, strlen(msg));
+}
+
 bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what)
 {
 	char msg[512];

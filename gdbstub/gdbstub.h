@@ -43,4 +43,11 @@ bool gdb_report_event_stop(struct gdbstub *g, int cpu, const char *what);
  */
 bool gdb_holds_stop(struct gdbstub *g, char *peer, size_t n);
 
+/*
+ * Tell an attached gdb whose guest runs (it waits for a stop reply) that the machine changed
+ * under it (a snapshot loaded, a reboot): an 'O' console packet, which gdb prints. Nothing
+ * is sent otherwise: between stops gdb expects replies to its own packets only.
+ */
+void gdb_note_change(struct gdbstub *g, const char *what);
+
 #endif

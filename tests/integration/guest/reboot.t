@@ -5,9 +5,10 @@
 # the port's backend once: the final drain. With --reboot the machine resets and boots the
 # same kernel again with RAM kept: the guest knows it is its second boot, the handshake runs
 # again, a breakpoint set in the kernel text survives the reload, and the whole stream
-# arrives once, in order. --restore plus --reboot: a restored machine reboots too.
+# arrives once, in order. --restore plus --reboot: a restored machine reboots too. A gdb
+# waiting on its continue is told of the reboot.
 source "$(dirname "$0")/../lib.sh"
-plan 20
+plan 21
 
 K=256 A=128 H=8 P=32752 SEED=13
 ARGS="mode=vcon-reboot frames=$K reboot_at=$A held=$H payload=$P seed=$SEED timeout=60"
@@ -86,4 +87,19 @@ run_vm "$TMP/rs" 60 --restore "$TMP/a.snap" --reboot --port 1:file:"$TMP/rs.p1" 
 like "$TMP/rs.lf" '^vmdbg: guest reboot 1: ' "restored with --reboot, the machine reboots"
 like "$TMP/rs.lf" '^tg: done' "... boots the snapshot's kernel again and the guest finishes"
 is "$RC" 0 "... and powers off (exit 0)"
+
+# --- a gdb that continued is told -----------------------------------------------------------
+if command -v gdb >/dev/null; then
+	PORT=$((20000 + RANDOM % 20000))
+	start_vm "$TMP/g" --kernel "$TEST_GUEST" --reboot --gdb "tcp:$PORT" --gdb-wait --port 1:null \
+		--port 2:null --append "$ARGS"
+	wait_for "$TMP/g" "gdb: listening" 10
+	timeout -k 5 90 gdb -batch -nx -ex "target remote 127.0.0.1:$PORT" -ex continue "$TEST_GUEST" \
+		>"$TMP/g.gdb" 2>&1
+	like "$TMP/g.gdb" '^vmdbg: guest reboot 1: machine reset, kernel loaded again$' \
+		"gdb, running the guest, is told of its reboot (an O packet)"
+	stop_vm
+else
+	skip "gdb not installed"
+fi
 done_testing
