@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -170,6 +171,9 @@ static void push_input(struct session *s)
 	arm_retry(s, s->input_len > 0);
 	if (n)
 		ports_serial_input_resume(&s->ports);
+	if (n && s->stdin_held && s->stdin_open &&
+	    !evloop_mod(&s->loop, s->stdin_watch, EPOLLIN))
+		s->stdin_held = false;
 }
 
 /* COM1 input from its unix socket client (at most serial_input_room bytes). */
@@ -266,13 +270,24 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 		repl_on_stdin(s);
 		return;
 	}
+	/*
+	 * COM1 cannot take more yet (piped input outruns the guest): stop reading rather
+	 * than drop bytes; a read of 0 bytes would also look like the end of input.
+	 */
+	if (!room) {
+		if (!evloop_mod(&s->loop, s->stdin_watch, 0))
+			s->stdin_held = true;
+		return;
+	}
 	r = read(STDIN_FILENO, in, sizeof(in) < room ? sizeof(in) : room);
 
 	if (r <= 0) {
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			return;
 		/* End of input (a pipe or /dev/null): the guest keeps running. */
-		evloop_del(&s->loop, STDIN_FILENO);
+		evloop_del(&s->loop, s->stdin_watch);
+		if (s->stdin_watch != STDIN_FILENO)
+			close(s->stdin_watch);
 		s->stdin_open = false;
 		return;
 	}
@@ -491,7 +506,20 @@ static int setup(struct session *s, char *err, size_t errlen)
 	evloop_add(&s->loop, s->vm.event_fd, EPOLLIN, on_vm_event, s);
 	evloop_add(&s->loop, s->sigfd, EPOLLIN, on_signal, s);
 	evloop_add(&s->loop, s->retry_fd, EPOLLIN, on_retry, s);
-	s->stdin_open = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s) == 0;
+	s->stdin_watch = STDIN_FILENO;
+	r = evloop_add(&s->loop, STDIN_FILENO, EPOLLIN, on_stdin, s);
+	s->stdin_open = r == 0;
+	/*
+	 * epoll refuses a regular file (`< input.txt`), which never blocks: an eventfd left
+	 * readable stands for it until its end (the REPL reads such a file its own way).
+	 */
+	if (r == -EPERM && !o->repl) {
+		uint64_t one = 1;
+
+		s->stdin_watch = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		s->stdin_open = s->stdin_watch >= 0 && write(s->stdin_watch, &one, sizeof(one)) > 0 &&
+				evloop_add(&s->loop, s->stdin_watch, EPOLLIN, on_stdin, s) == 0;
+	}
 	cmd_session_init(s);
 	if (o->trace && (r = start_trace(s, o->trace, err, errlen)))
 		return r;

@@ -36,6 +36,8 @@ struct session {
 
 	/* The terminal: typed bytes go to the guest unless the prompt has the focus. */
 	bool stdin_open;
+	bool stdin_held; /* not read while COM1's input is full (push_input reads it again) */
+	int stdin_watch; /* what the loop watches for stdin: itself, or an eventfd for a file */
 	bool prompt_focus;
 	struct term_escape esc;
 	uint8_t input[SESSION_INPUT_CAP]; /* typed bytes COM1 has no room for yet */

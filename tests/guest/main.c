@@ -184,10 +184,9 @@ static volatile uint32_t rx_head, rx_tail;
 static void rx_drain(void)
 {
 	int ch;
-	while ((ch = tg_console_getc()) >= 0) {
-		if (rx_head - rx_tail < sizeof(rx_ring))
-			rx_ring[rx_head++ % sizeof(rx_ring)] = (uint8_t)ch;
-	}
+	/* A full ring leaves bytes in the UART: the host then holds the rest, nothing is lost. */
+	while (rx_head - rx_tail < sizeof(rx_ring) && (ch = tg_console_getc()) >= 0)
+		rx_ring[rx_head++ % sizeof(rx_ring)] = (uint8_t)ch;
 }
 
 static void com1_irq(struct tg_regs *r)
