@@ -150,7 +150,9 @@ static void port_drain(struct ports *p, struct port_backend *b)
 	}
 	if (b->kind == PORT_KIND_UNIX && b->fd < 0)
 		return;
+	/* A terminal that takes nothing: the session pulls again once it does (termout). */
 	while (b->pending_len + sizeof(buf) <= PORT_PENDING_MAX &&
+	       (b->kind != PORT_KIND_STDIO || !p->stdio_room || p->stdio_room(p->stdio_opaque)) &&
 	       (n = console_port_drain(p->console, b->id, buf, sizeof(buf))) > 0)
 		port_output(p, b, buf, (size_t)n);
 }

@@ -66,6 +66,7 @@ struct ports {
 	uint64_t frames_seen;
 	/* Where stdio backends write (the terminal); the session prints guest output there. */
 	void (*stdio_out)(void *opaque, int port, const uint8_t *buf, size_t len);
+	bool (*stdio_room)(void *opaque); /* the terminal takes more now (else: pull later) */
 	void *stdio_opaque;
 	/* COM1's backend (--serial); the session's hooks take the opaque above. */
 	struct port_backend serial;

@@ -94,6 +94,13 @@ static void stdio_port_out(void *opaque, int port, const uint8_t *buf, size_t le
 	session_guest_output(opaque, TERMOUT_PORT0 + port, buf, len);
 }
 
+static bool stdio_room(void *opaque)
+{
+	struct session *s = opaque;
+
+	return termout_room(&s->out);
+}
+
 static void on_console_out(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
@@ -106,7 +113,7 @@ static void on_console_out(void *opaque, int fd, uint32_t events)
 	if (draining)
 		return;
 	draining = true;
-	while ((room = ports_serial_room(&s->ports)) &&
+	while ((room = ports_serial_room(&s->ports) && (!com1_is_stdio(s) || termout_room(&s->out))) &&
 	       (n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
 		session_guest_output(s, TERMOUT_COM1, buf, n);
 	/* A slow COM1 client: the UART's buffer fills and slows the guest until there is room. */
@@ -335,6 +342,8 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 		dump_console(s);
 		return;
 	}
+	/* Asked to end: a stalled reader gets a second, not ten, for what is left. */
+	s->out.final_wait_ms = 1000;
 	vm_end(&s->vm, VM_END_USER, "terminated by signal %u (%s)", si.ssi_signo,
 	       strsignal(si.ssi_signo));
 }
@@ -481,6 +490,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 	s->console.on_event = on_console_event;
 	s->console.event_opaque = s;
 	s->ports.stdio_out = stdio_port_out;
+	s->ports.stdio_room = stdio_room;
 	s->ports.stdio_opaque = s;
 	s->ports.serial_room = serial_room;
 	s->ports.serial_input_room = serial_input_room;
@@ -502,6 +512,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 	s->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->sigfd < 0 || s->retry_fd < 0)
 		return snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno)), -errno;
+	s->out.stop_fd = s->sigfd; /* a signal ends the wait for a stalled reader at the end */
 	evloop_add(&s->loop, s->vm.console_out.event_fd, EPOLLIN, on_console_out, s);
 	evloop_add(&s->loop, s->vm.event_fd, EPOLLIN, on_vm_event, s);
 	evloop_add(&s->loop, s->sigfd, EPOLLIN, on_signal, s);
@@ -592,8 +603,11 @@ int session_run(const struct options *o)
 	status = s->exit_status >= 0 ? s->exit_status
 	       : s->vm.end_status == VM_END_NONE ? EXIT_OK
 					       : s->vm.end_status;
-	fprintf(stderr, "\nvmdbg: %s (exit %d, %.2fs)\n", s->vm.end_reason, status,
-		vm_uptime_ns(&s->vm) / 1e9);
+	/* Through termout: a stderr nobody reads must not hold the exit. */
+	snprintf(err, sizeof(err), "\nvmdbg: %s (exit %d, %.2fs)\n", s->vm.end_reason, status,
+		 vm_uptime_ns(&s->vm) / 1e9);
+	termout_text(&s->out, STDERR_FILENO, err);
+	termout_flush(&s->out);
 out:
 	if (s->gdb)
 		gdb_stop(s->gdb);

@@ -1,29 +1,173 @@
 #include "termout.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "emu/vm.h"
 
-static void write_all(int fd, const uint8_t *p, size_t len)
+static struct termout_queue *queue_of(struct termout *t, int fd)
 {
-	while (len) {
-		ssize_t w = write(fd, p, len);
+	return &t->q[t->shared || fd != STDERR_FILENO ? 0 : 1];
+}
+
+/* What the reader takes now, without waiting; a reader gone (EPIPE) takes it all. */
+static size_t try_write(struct termout_queue *q, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = q->sock ? send(q->fd, p + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL)
+				    : write(q->fd, p + off, len - off);
 
 		if (w < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR)
 				continue;
+			return errno == EAGAIN ? off : len;
+		}
+		off += (size_t)w;
+	}
+	return off;
+}
+
+static void on_writable(void *opaque, int fd, uint32_t events);
+
+static void queue_add(struct termout_queue *q, const uint8_t *p, size_t len)
+{
+	if (q->len + len > TERMOUT_QUEUE_MAX) {
+		q->dropped += len;
+		return;
+	}
+	if (q->len + len > q->cap) {
+		size_t cap = q->cap ? q->cap : 65536;
+		uint8_t *b;
+
+		while (cap < q->len + len)
+			cap *= 2;
+		if (!(b = realloc(q->buf, cap))) {
+			q->dropped += len;
 			return;
 		}
-		p += w;
-		len -= (size_t)w;
+		q->buf = b;
+		q->cap = cap;
 	}
+	memcpy(q->buf + q->len, p, len);
+	q->len += len;
+	if (!q->watched && q->t->loop && !evloop_add(q->t->loop, q->fd, EPOLLOUT, on_writable, q))
+		q->watched = true;
+}
+
+static void out_write(struct termout *t, int fd, const uint8_t *p, size_t len)
+{
+	struct termout_queue *q = queue_of(t, fd);
+	size_t n = q->len ? 0 : try_write(q, p, len);
+
+	if (n < len)
+		queue_add(q, p + n, len - n);
+}
+
+/* Write what the queue holds; true when it is empty. */
+static bool queue_flush(struct termout_queue *q)
+{
+	size_t n = try_write(q, q->buf, q->len);
+
+	memmove(q->buf, q->buf + n, q->len - n);
+	q->len -= n;
+	return !q->len;
+}
+
+static void on_writable(void *opaque, int fd, uint32_t events)
+{
+	struct termout_queue *q = opaque;
+	struct termout *t = q->t;
+	bool had_room = termout_room(t);
+
+	if (!queue_flush(q)) {
+		if (!had_room && termout_room(t) && t->pull)
+			t->pull(t->opaque);
+		return;
+	}
+	evloop_del(t->loop, q->fd);
+	q->watched = false;
+	if (q->dropped) {
+		char note[160];
+		int n = snprintf(note, sizeof(note), "vmdbg: %llu bytes of vmdbg's messages were "
+				 "dropped while this stream took no output\n",
+				 (unsigned long long)q->dropped);
+
+		q->dropped = 0;
+		out_write(t, q == &t->q[0] ? STDOUT_FILENO : STDERR_FILENO, (const uint8_t *)note,
+			  (size_t)n);
+	}
+	/* The guest's output waited for this: bring it in. */
+	if (!had_room && termout_room(t) && t->pull)
+		t->pull(t->opaque);
+}
+
+bool termout_room(const struct termout *t)
+{
+	return t->q[0].len < TERMOUT_QUEUE_HIGH && t->q[1].len < TERMOUT_QUEUE_HIGH;
+}
+
+/*
+ * A writer that never blocks the main thread, without changing the stream's own open file
+ * (a shell shares it): a FIFO or terminal is opened again, non-blocking; a socket is sent to
+ * with MSG_DONTWAIT; anything else (a file, /dev/null) does not block.
+ */
+static void queue_init(struct termout *t, struct termout_queue *q, int fd)
+{
+	struct stat st;
+	char path[64];
+
+	q->t = t;
+	q->fd = fd;
+	if (fstat(fd, &st))
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		q->sock = true;
+		return;
+	}
+	if (!S_ISFIFO(st.st_mode) && !isatty(fd))
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int nb = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (nb >= 0) {
+		q->fd = nb;
+		q->own_fd = true;
+	}
+}
+
+/* The end: wait for the reader while it takes bytes (bounded, and not past stop_fd). */
+static void queue_final(struct termout *t, struct termout_queue *q)
+{
+	while (q->len && !queue_flush(q)) {
+		struct pollfd p[2] = { { .fd = q->fd, .events = POLLOUT }, { .fd = t->stop_fd, .events = POLLIN } };
+
+		if (poll(p, t->stop_fd >= 0 ? 2 : 1, t->final_wait_ms) <= 0 || (p[1].revents & POLLIN))
+			break;
+	}
+	q->len = 0;
+	if (q->watched)
+		evloop_del(t->loop, q->fd);
+	q->watched = false;
+}
+
+static void queue_free(struct termout_queue *q)
+{
+	if (q->own_fd)
+		close(q->fd);
+	free(q->buf);
+	*q = (struct termout_queue){ .fd = -1 };
 }
 
 static struct termout_line *line_of(struct termout *t, int fd)
@@ -49,8 +193,8 @@ static void emit(struct termout_line *l, int src, int fd, const uint8_t *buf, si
 {
 	/* Only after a forced end: the unfinished line is ended on its own stream. */
 	if (l->mid_line && l->last_src != src)
-		write_all(l->last_fd, (const uint8_t *)"\n", 1);
-	write_all(fd, buf, len);
+		out_write(l->t, l->last_fd, (const uint8_t *)"\n", 1);
+	out_write(l->t, fd, buf, len);
 	l->mid_line = buf[len - 1] != '\n';
 	l->last_src = src;
 	l->last_fd = fd;
@@ -281,12 +425,17 @@ int termout_init(struct termout *t, struct evloop *loop, void (*pull)(void *),
 		 bool (*running)(void *), void *opaque)
 {
 	memset(t, 0, sizeof(*t));
+	t->stop_fd = -1;
+	t->final_wait_ms = TERMOUT_FINAL_WAIT_MS;
 	for (int i = 0; i < 2; i++) {
+		t->line[i].t = t;
 		t->line[i].owner = t->line[i].last_src = -1;
 		t->line[i].last_fd = i ? STDERR_FILENO : STDOUT_FILENO;
 		t->line[i].tail = &t->line[i].head;
 	}
 	t->shared = same_file(STDOUT_FILENO, STDERR_FILENO);
+	queue_init(t, &t->q[0], STDOUT_FILENO);
+	queue_init(t, &t->q[1], STDERR_FILENO);
 	t->loop = loop;
 	t->pull = pull;
 	t->running = running;
@@ -311,6 +460,8 @@ void termout_flush(struct termout *t)
 	for (int i = 0; i < 2; i++)
 		end_owner(&t->line[i]);
 	arm_timer(t);
+	for (int i = 0; i < 2; i++)
+		queue_final(t, &t->q[i]);
 }
 
 void termout_free(struct termout *t)
@@ -337,6 +488,11 @@ void termout_free(struct termout *t)
 	if (t->post_fd >= 0) {
 		evloop_del(t->loop, t->post_fd);
 		close(t->post_fd);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (t->q[i].watched)
+			evloop_del(t->loop, t->q[i].fd);
+		queue_free(&t->q[i]);
 	}
 	pthread_mutex_destroy(&t->lock);
 	t->loop = NULL;

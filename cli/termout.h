@@ -7,7 +7,8 @@
  * TERMOUT_HOLD_MS (a shell prompt waiting for input): then a newline ends it first.
  *
  * stdout and stderr share one line only when they are the same file (a terminal, 2>&1);
- * otherwise each keeps its own. Main thread only, except termout_post.
+ * otherwise each keeps its own. Main thread only, except termout_post. A stream that does
+ * not take its bytes queues them (struct termout_queue): the main thread never blocks.
  */
 #ifndef VMDBG_TERMOUT_H
 #define VMDBG_TERMOUT_H
@@ -35,6 +36,7 @@ struct termout_chunk {
 };
 
 struct termout_line {
+	struct termout *t;
 	int owner;          /* source whose line is unfinished, -1 none */
 	bool mid_line;      /* the last byte written was not '\n' (also after a forced end) */
 	int last_src, last_fd;
@@ -43,8 +45,33 @@ struct termout_line {
 	size_t held;
 };
 
+/*
+ * Bytes a stream's reader has not taken yet (a stalled terminal, a pipe nobody reads): the
+ * main thread never blocks on them. Guest output stops being drained while a queue is past
+ * TERMOUT_QUEUE_HIGH (the device's and the UART's buffers then hold the guest back); vmdbg's
+ * own messages queue up to TERMOUT_QUEUE_MAX, the rest is counted and said when it moves.
+ */
+#define TERMOUT_QUEUE_HIGH (64u << 10)
+#define TERMOUT_QUEUE_MAX (16u << 20)
+/* At the end of the run a reader gets this long without taking a byte before the rest goes. */
+#define TERMOUT_FINAL_WAIT_MS 10000
+
+struct termout_queue {
+	struct termout *t;
+	int fd;        /* the non-blocking writer: the stream reopened (FIFO, tty) or itself */
+	bool own_fd;   /* fd was opened here */
+	bool sock;     /* a socket: send(MSG_DONTWAIT) */
+	bool watched;  /* waiting for EPOLLOUT */
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t dropped;
+};
+
 struct termout {
 	struct termout_line line[2]; /* stdout's, stderr's (line[0] for both when shared) */
+	struct termout_queue q[2];   /* the same way */
+	int stop_fd; /* readable: stop waiting for a reader at the end (the signalfd), -1 none */
+	int final_wait_ms; /* TERMOUT_FINAL_WAIT_MS, less for a run a signal ended */
 	bool shared;
 	struct evloop *loop;
 	int timer_fd, post_fd;
@@ -71,7 +98,12 @@ void termout_text(struct termout *t, int fd, const char *text);
  * the guest had produced before it (pull), so it never lands inside a guest line.
  */
 void termout_post(struct termout *t, int fd, const char *text);
-/* At the end of the run: everything posted and held goes out now. */
+/*
+ * At the end of the run: everything posted and held goes out now, waiting for a slow
+ * reader while it takes bytes (TERMOUT_FINAL_WAIT_MS without one, or stop_fd, ends that).
+ */
 void termout_flush(struct termout *t);
+/* The streams take guest output now (no queue past TERMOUT_QUEUE_HIGH). */
+bool termout_room(const struct termout *t);
 
 #endif

@@ -2,7 +2,8 @@
  * The terminal's writer (cli/termout.c): a line one source has begun is finished before
  * another's bytes go out; a stopped guest or a quiet line (a prompt) holds nothing back;
  * stdout and stderr share a line only when they are the same file; a message posted from
- * another thread follows the console bytes that came before it.
+ * another thread follows the console bytes that came before it; a reader that stalls
+ * never blocks the writer and loses nothing.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -207,6 +208,65 @@ static void posted_message_follows_earlier_bytes(void **state)
 	free(got);
 }
 
+static int pulls;
+
+static void count_pull(void *opaque)
+{
+	pulls++;
+}
+
+/*
+ * stdout a pipe nobody reads: writes return at once (the main thread never blocks), the
+ * stream says it has no room for guest output past TERMOUT_QUEUE_HIGH, and once the reader
+ * reads, every byte arrives in order and the guest's output is pulled in again.
+ */
+static void stalled_reader_queues_never_blocks(void **state)
+{
+	char line[64], *want = malloc(200000), *got = malloc(200000);
+	size_t n = 0, have = 0;
+	int p[2];
+
+	memset(&h, 0, sizeof(h));
+	fflush(stdout);
+	h.saved[0] = dup(STDOUT_FILENO);
+	assert_int_equal(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	dup2(p[1], STDOUT_FILENO);
+	close(p[1]);
+	assert_int_equal(evloop_init(&h.loop), 0);
+	assert_int_equal(termout_init(&h.t, &h.loop, count_pull, NULL, NULL), 0);
+	pulls = 0;
+	alarm(20); /* a write that blocks fails the test instead of hanging it */
+	for (int i = 0; n < TERMOUT_QUEUE_HIGH + 8192; i++) {
+		int len = snprintf(line, sizeof(line), "tg: line %d\r\n", i);
+
+		termout_write(&h.t, TERMOUT_COM1, STDOUT_FILENO, line, (size_t)len);
+		memcpy(want + n, line, (size_t)len);
+		n += (size_t)len;
+	}
+	alarm(0);
+	assert_false(termout_room(&h.t));
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	for (int spins = 0; have < n && spins < 100000; spins++) {
+		ssize_t r = read(p[0], got + have, n - have);
+
+		if (r > 0)
+			have += (size_t)r;
+		evloop_run_once(&h.loop, 10);
+	}
+	assert_int_equal(have, n);
+	assert_memory_equal(got, want, n);
+	assert_true(termout_room(&h.t));
+	assert_true(pulls > 0);
+	termout_free(&h.t);
+	evloop_free(&h.loop);
+	dup2(h.saved[0], STDOUT_FILENO);
+	close(h.saved[0]);
+	close(p[0]);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +276,7 @@ int main(void)
 		cmocka_unit_test(quiet_line_stops_holding),
 		cmocka_unit_test(separate_files_do_not_wait),
 		cmocka_unit_test(posted_message_follows_earlier_bytes),
+		cmocka_unit_test(stalled_reader_queues_never_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
