@@ -6,7 +6,8 @@
 # L1 sometimes panics or wedges, and a nested vCPU now and then triple-faults with no cause
 # in the guest. So:
 #  - a test that runs longer than HWKVM_TEST_LIMIT seconds (default 240; the slowest takes
-#    about 60) has wedged L1: L1 is ended;
+#    about 60) has wedged L1, and so has an L1 whose 5-second heartbeat stopped for 60 s:
+#    L1 is ended;
 #  - when L1 ends, the results so far are kept and L1 starts again for the tests left; the
 #    test it died under runs once more; if L1 dies under it twice, the test could not be
 #    run here: that is said in a line of its own and does not fail the tier (the emulator
@@ -28,6 +29,10 @@ if [[ ${1:-} == --in-l1 ]]; then
 	# Inside L1: run each test that has no status yet.
 	state=$2
 	shift 2
+	# L1's pulse for the watchdog: a wedged L1 stops it long before a test's time limit.
+	while :; do : >"$state/heartbeat"; sleep 5; done &
+	hb=$!
+	trap 'kill "$hb" 2>/dev/null' EXIT
 	for t in "$@"; do
 		k=$(key "$t")
 		[[ -e $state/$k.status ]] && continue
@@ -70,6 +75,9 @@ cd "$(dirname "$0")/.."
 project=$PWD
 state=build/hwkvm/tier.state
 limit=${HWKVM_TEST_LIMIT:-240}
+# L1 touches state/heartbeat every 5 s; this long without it (a loaded L1 still does it within
+# seconds) means L1 itself has stopped.
+HEARTBEAT_LIMIT=60
 mkdir -p build/hwkvm
 rm -rf build/hwkvm/run.* "$state"
 mkdir -p "$state"
@@ -80,9 +88,15 @@ watchdog() {
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 5
 		[[ -e $state/current ]] || continue
-		age=$(($(date +%s) - $(stat -c %Y "$state/current" 2>/dev/null || date +%s)))
-		if ((age > limit)); then
-			echo "hwkvm-tier: $(cat "$state/current") still running after ${limit}s: L1 has wedged; ending it"
+		now=$(date +%s)
+		age=$((now - $(stat -c %Y "$state/current" 2>/dev/null || echo "$now")))
+		pulse=$((now - $(stat -c %Y "$state/heartbeat" 2>/dev/null || echo "$now")))
+		if ((age > limit || pulse > HEARTBEAT_LIMIT)); then
+			if ((age > limit)); then
+				echo "hwkvm-tier: $(cat "$state/current") still running after ${limit}s: L1 has wedged; ending it"
+			else
+				echo "hwkvm-tier: L1 has given no sign of life for ${pulse}s (during $(cat "$state/current")): wedged; ending it"
+			fi
 			pkill -TERM -f "hwkvm.run=$project/build/hwkvm/run" 2>/dev/null
 			return
 		fi

@@ -47,7 +47,8 @@ if [[ -z $only || $only == regress || $only == fuzz ]]; then
 fi
 tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
-tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
+tier linux bash -c 'scripts/mkguest.sh && tests/integration/linux/snapshots.sh &&
+	prove -v --timer tests/integration/linux/*.t'
 # Inside L1 each test runs as here (scripts/hwkvm-tier.sh: a fresh L1 if the emulated one dies).
 # A sanitized build is checked here on this KVM only (make check SANITIZE=1|thread).
 [[ ${SANITIZE:-0} != 0 ]] ||

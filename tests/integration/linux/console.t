@@ -59,7 +59,7 @@ echo console-script-done
 resume
 EOF2
 
-linux_snapshot console --cpus 1 --append "console=ttyS0 console=hvc0 rdinit=/idle" ||
+linux_console_snapshot ||
 	{ (($? == 3)) && skip_rest "$LINUX_SNAP_WHY"; echo "Bail out! no Linux snapshot: the boot failed"; exit 1; }
 start=$SECONDS
 start_vm "$TMP/linux" --restore "$LINUX_SNAP" --port 0:unix:"$SOCK" --script "$TMP/session.vmdbg"
