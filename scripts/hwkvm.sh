@@ -172,12 +172,14 @@ trap 'rm -rf "$run"' EXIT
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" -M pc
 	-display none -vga none -no-reboot -nic none -monitor none -serial stdio
 	-kernel "$OUT/vmlinuz" -initrd "$OUT/initramfs.cpio"
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 hwkvm.project=$project hwkvm.run=$run"
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 hwkvm.project=$project hwkvm.run=$run"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$project,mount_tag=project,security_model=none,multidevs=remap")
 start=$SECONDS
 set +e
-# A wedged L1 (softlockup_panic) panics and, with panic=-1 and -no-reboot, ends QEMU.
+# A wedged L1 (softlockup_panic; panic_on_rcu_stall for an L1 CPU that never comes back
+# from its nested guest, whose own lockup watchdog then cannot run) panics and, with
+# panic=-1 and -no-reboot, ends QEMU.
 # L1's console: the command's output, with the tty's CRs and the kernel's last word taken out.
 timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.err" |
 	sed -u -e 's/\r$//' -e '/^\[ *[0-9.]*\] reboot: Power down$/d'
