@@ -191,7 +191,8 @@ linux_snapshot() {
 		flock 9
 		[[ -s $LINUX_SNAP && -s $LINUX_SNAP_LOG ]] && exit 0
 		rm -f "$dir/$name"-*.snap "$dir/$name"-*.log "$dir/$name"-*.com2
-		local script=$dir/$name-$key.vmdbg end=(--script "$script")
+		local script=$dir/$name-$key.vmdbg
+		local end=(--script "$script")
 		printf '%s\n' "wait console \"Run /(init|idle) as init process\" ${LINUX_BOOT_TIMEOUT:-900}s" \
 			'sleep 2000' 'quit' >"$script"
 		[[ -n ${LINUX_SNAP_EXIT:-} ]] && end=(--snapshot-exit)
