@@ -47,10 +47,7 @@ if [[ -z $only || $only == regress || $only == fuzz ]]; then
 fi
 tier regress make --no-print-directory -f tests/fuzz/fuzz.mk fuzz-regress
 tier guest prove --timer tests/integration/guest/*.t
-# quiet_stops.t is mostly guest holds (idle): it runs beside the others, which run in turn.
-tier linux bash -c 'scripts/mkguest.sh && tests/integration/linux/snapshots.sh &&
-	prove -v --timer -j2 --rules="seq={$(ls tests/integration/linux/*.t | grep -v /quiet_stops.t | paste -sd,)}" \
-		--rules="par=**" tests/integration/linux/*.t'
+tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/linux/*.t'
 # Inside L1 each test runs as here (scripts/hwkvm-tier.sh: a fresh L1 if the emulated one dies).
 # A sanitized build is checked here on this KVM only (make check SANITIZE=1|thread).
 [[ ${SANITIZE:-0} != 0 ]] ||

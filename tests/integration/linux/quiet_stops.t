@@ -4,8 +4,7 @@
 # soft-lockup warning (vmdbg tells KVM of each stop, KVM_KVMCLOCK_CTRL on every vCPU, and
 # Linux's watchdogs then know the host stopped it). A driver maintainer would read such a
 # warning, naming the driver's function, as a bug in the driver. Restored from the boot's
-# snapshot at virtcons_probe; the holds are idle time, so the Linux tier runs this test
-# beside its others (run-tests.sh). LINUX_QUIET_HOLD_MS overrides the 120000.
+# snapshot at virtcons_probe. LINUX_QUIET_HOLD_MS overrides the 120000.
 source "$(dirname "$0")/../lib.sh"
 plan 7
 
