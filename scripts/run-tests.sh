@@ -8,7 +8,7 @@
 #   hwkvm     the guest and Linux tiers again inside L1, a nested hardware-style KVM
 #             (scripts/hwkvm.sh: kvm_amd under QEMU TCG), where guest user space runs
 #   soak      1 GiB with a slow reader, 1000 gdb reconnects, 1000 pause/resume (minutes)
-#   fuzz      every libFuzzer target for CHECK_FUZZ_SECONDS (default 30) seconds
+#   fuzz      every libFuzzer target for CHECK_FUZZ_SECONDS (default 20) seconds
 #   sanitize  unit and guest tiers again with ASan and UBSan (make SANITIZE=1)
 #   tsan      unit and guest tiers again with ThreadSanitizer (make SANITIZE=thread)
 # usage: scripts/run-tests.sh [--only TIER] UNIT_BIN_DIR
@@ -54,7 +54,7 @@ tier linux bash -c 'scripts/mkguest.sh && prove -v --timer tests/integration/lin
 	tier hwkvm bash -c 'scripts/mkguest.sh >/dev/null && scripts/hwkvm-tier.sh tests/integration/guest/*.t tests/integration/linux/*.t'
 [[ -n $only ]] || [[ ${SANITIZE:-0} != 0 ]] || {
 	tier soak tests/soak/run.sh
-	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-30}"
+	tier fuzz make --no-print-directory -f tests/fuzz/fuzz.mk fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-20}"
 	# The sanitized build links build/vmdbg too: the plain one is relinked afterwards.
 	tier sanitize bash -c 'make --no-print-directory SANITIZE=1 check-unit check-guest; r=$?; make --no-print-directory all >/dev/null; exit $r'
 	tier tsan scripts/tsan.sh
