@@ -6,7 +6,7 @@
 # L1 sometimes panics or wedges, and a nested vCPU now and then triple-faults with no cause
 # in the guest. So:
 #  - a test that runs longer than HWKVM_TEST_LIMIT seconds (default 240; the slowest takes
-#    about 60) has wedged L1, and so has an L1 whose 5-second heartbeat stopped for 60 s:
+#    about 75) has wedged L1, and so has an L1 whose 5-second heartbeat stopped for 120 s:
 #    L1 is ended;
 #  - when L1 ends, the results so far are kept and L1 starts again for the tests left; the
 #    test it died under runs once more; if L1 dies under it twice, the test could not be
@@ -77,7 +77,7 @@ state=build/hwkvm/tier.state
 limit=${HWKVM_TEST_LIMIT:-240}
 # L1 touches state/heartbeat every 5 s; this long without it (a loaded L1 still does it within
 # seconds) means L1 itself has stopped.
-HEARTBEAT_LIMIT=60
+HEARTBEAT_LIMIT=120
 mkdir -p build/hwkvm
 rm -rf build/hwkvm/run.* "$state"
 mkdir -p "$state"
