@@ -141,7 +141,7 @@ install: $(BUILD)/vmdbg $(BUILD)/vmdbg.1
 PREFIX ?= /usr/local
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-tsan $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
 		$(IDLE_BIN)
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/tg -type f -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-tsan $(BUILD)/tg -type f -name '*.d' 2>/dev/null)
