@@ -882,7 +882,9 @@ void cmd_wait_check(struct cmd_state *cs)
 	case WAIT_PORT:
 	case WAIT_STATUS: hit = state_match(cs); break;
 	case WAIT_STOP:
-		hit = vm_is_paused(&cs->s->vm);
+		/* A guest reset parks every vCPU until the main loop reboots it: not a stop. */
+		hit = vm_is_paused(&cs->s->vm) &&
+		      !__atomic_load_n(&cs->s->vm.reboot_requested, __ATOMIC_ACQUIRE);
 		/* The stop's notice before the next command, not whenever the loop gets to it. */
 		if (hit && debug_is_stopped(&cs->s->vm)) {
 			cmd_take_debug_stop(cs);
