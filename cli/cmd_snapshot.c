@@ -46,9 +46,7 @@ static int cmd_snapshot_save(struct cmd_ctx *c)
 static int cmd_snapshot_load(struct cmd_ctx *c)
 {
 	struct snapshot_result r;
-	char msg[512];
-
-	char peer[64];
+	char msg[512], peer[64];
 	bool gdb_stopped;
 
 	if (c->check)

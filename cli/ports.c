@@ -542,6 +542,9 @@ bool ports_serial_room(const struct ports *p)
 {
 	const struct port_backend *b = &p->serial;
 
+	/* A terminal that takes nothing: the session pulls again once it does (termout). */
+	if (b->kind == PORT_KIND_STDIO)
+		return !p->stdio_room || p->stdio_room(p->stdio_opaque);
 	/* Without a client COM1's output is kept (trimmed), never held back. */
 	if (b->kind != PORT_KIND_FILE && !(b->kind == PORT_KIND_UNIX && b->fd >= 0))
 		return true;

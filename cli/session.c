@@ -113,7 +113,7 @@ static void on_console_out(void *opaque, int fd, uint32_t events)
 	if (draining)
 		return;
 	draining = true;
-	while ((room = ports_serial_room(&s->ports) && (!com1_is_stdio(s) || termout_room(&s->out))) &&
+	while ((room = ports_serial_room(&s->ports)) &&
 	       (n = hostbuf_take(&s->vm.console_out, buf, sizeof(buf))) > 0)
 		session_guest_output(s, TERMOUT_COM1, buf, n);
 	/* A slow COM1 client: the UART's buffer fills and slows the guest until there is room. */
@@ -360,10 +360,9 @@ static void reboot_machine(struct session *s)
 		session_print(s, "vmdbg: the guest asked for a reboot, which failed: %s", err);
 		vm_end(&s->vm, VM_END_CRASH, "reboot failed: %s", err);
 	} else {
-		session_print(s, "vmdbg: guest reboot %u: machine reset, kernel loaded again, RAM kept",
-			      s->vm.reboots);
 		snprintf(err, sizeof(err), "guest reboot %u: machine reset, kernel loaded again",
 			 s->vm.reboots);
+		session_print(s, "vmdbg: %s, RAM kept", err);
 		gdb_note_change(s->gdb, err);
 		cmd_note_reboot(s);
 	}

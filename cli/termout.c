@@ -91,14 +91,11 @@ static void on_writable(void *opaque, int fd, uint32_t events)
 	struct termout *t = q->t;
 	bool had_room = termout_room(t);
 
-	if (!queue_flush(q)) {
-		if (!had_room && termout_room(t) && t->pull)
-			t->pull(t->opaque);
-		return;
+	if (queue_flush(q)) {
+		evloop_del(t->loop, q->fd);
+		q->watched = false;
 	}
-	evloop_del(t->loop, q->fd);
-	q->watched = false;
-	if (q->dropped) {
+	if (!q->len && q->dropped) {
 		char note[160];
 		int n = snprintf(note, sizeof(note), "vmdbg: %llu bytes of vmdbg's messages were "
 				 "dropped while this stream took no output\n",
