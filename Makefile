@@ -15,6 +15,11 @@
 
 BUILD    := build
 SANITIZE ?= 0
+# Every core unless the command line says -jN; sub-makes (the test tiers' sanitized builds, the
+# fuzz targets) share this make's job slots through the '+' recipes below.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
+MAKEFLAGS += -j$(shell nproc)
+endif
 CC       ?= gcc
 V        ?= 0
 
@@ -103,20 +108,20 @@ run: all guest
 
 # --- tests: unit (cmocka), test guest (prove), Linux (prove), each tier timed
 check: all $(UNIT_BIN)
-	@SANITIZE=$(SANITIZE) scripts/run-tests.sh $(OBJ)/unit
+	+@SANITIZE=$(SANITIZE) scripts/run-tests.sh $(OBJ)/unit
 
 check-unit: $(UNIT_BIN)
-	@scripts/run-tests.sh --only unit $(OBJ)/unit
+	+@scripts/run-tests.sh --only unit $(OBJ)/unit
 
 check-guest: all
-	@scripts/run-tests.sh --only guest $(OBJ)/unit
+	+@scripts/run-tests.sh --only guest $(OBJ)/unit
 
 check-linux: all
-	@scripts/run-tests.sh --only linux $(OBJ)/unit
+	+@scripts/run-tests.sh --only linux $(OBJ)/unit
 
 # The guest and Linux tiers again inside a nested hardware-style KVM (scripts/hwkvm.sh).
 check-hwkvm: all
-	@scripts/run-tests.sh --only hwkvm $(OBJ)/unit
+	+@scripts/run-tests.sh --only hwkvm $(OBJ)/unit
 
 bench: all
 	scripts/bench.sh
@@ -141,7 +146,7 @@ install: $(BUILD)/vmdbg $(BUILD)/vmdbg.1
 PREFIX ?= /usr/local
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-tsan $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-tsan $(BUILD)/asan $(BUILD)/thread $(BUILD)/vmdbg $(BUILD)/vmdbg.1 $(BUILD)/test-guest* $(BUILD)/.flavour-* $(BUILD)/tg \
 		$(IDLE_BIN)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/obj-tsan $(BUILD)/tg -type f -name '*.d' 2>/dev/null)

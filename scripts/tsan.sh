@@ -7,10 +7,8 @@ cd "$(dirname "$0")/.."
 dir=$PWD/build/tsan
 rm -rf "$dir" && mkdir -p "$dir"
 export TSAN_OPTIONS="log_path=$dir/report second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
-make --no-print-directory SANITIZE=thread check-unit check-guest
+scripts/sanitized.sh thread
 r=$?
-# The instrumented build links build/vmdbg too: relink the plain one.
-make --no-print-directory all >/dev/null || r=1
 reports=("$dir"/report.*)
 if [[ -e ${reports[0]} ]]; then
 	cat "${reports[@]}"

@@ -12,6 +12,8 @@ FUZZ_SECONDS ?= 60
 FZ           := build/fuzz
 ALL_TARGETS  := console virtqueue rsp repl frames loader
 FUZZ_TARGETS ?= $(ALL_TARGETS)
+# Targets fuzzed side by side (make check: one per core).
+FUZZ_JOBS    ?= 1
 FUZZ_LONG_RUNS    ?= 10000000
 FUZZ_LONG_SECONDS ?= 28800
 FUZZ_LONG_JOBS    ?= 1
@@ -32,7 +34,7 @@ COMMON   := $(FZ)/obj/tests/fuzz/fuzz_common.o
 
 .PHONY: fuzz fuzz-long fuzz-build fuzz-regress
 fuzz: fuzz-build
-	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} scripts/fuzz.sh run $(FUZZ_SECONDS) {}
 
 # One fuzz.sh per target, so FUZZ_LONG_JOBS of them can share the cores; xargs fails if any did.
 fuzz-long: fuzz-build
