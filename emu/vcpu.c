@@ -308,6 +308,8 @@ static bool wait_while_paused(struct vcpu *v)
 		}
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
+	if (v->parked && !vm->ending)
+		v->unparks++;
 	v->parked = vm->ending;
 	if (vm->ending)
 		pthread_cond_broadcast(&vm->cond);
