@@ -165,7 +165,8 @@ static void print_insns(struct cmd_ctx *c, const struct disasm *d, bool mark, ui
 
 /*
  * x/Ni [ADDR]: N instructions. Without ADDR: on after the last x/i while its vCPU has not run
- * since (an empty line does the same), else at the vCPU's pc, which `=>` marks as gdb does.
+ * nor stopped since (an empty line does the same), else at the vCPU's pc, which `=>` marks
+ * as gdb does.
  */
 static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const char *arg)
 {
@@ -613,7 +614,7 @@ const struct cmd_def cmd_mem_table[] = {
 	  "    last dump. `x/8i $pc` disassembles (AT&T syntax, as gdb and objdump print it): per\n"
 	  "    instruction its address <symbol+off>, bytes, mnemonic and operands, a direct jump's\n"
 	  "    or call's target <symbol>; `=>` marks the vCPU's pc. `x/Ni` without ADDR starts at the\n"
-	  "    pc, or goes on after the last x/i when the vCPU has not run since.",
+	  "    pc, or goes on after the last x/i when the vCPU has not run (nor paused) since.",
 	  1, 2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },
 	{ "xp", NULL, "xp/FMT ADDR", "memory at a guest-physical address", "xp/16xb 0x1000", NULL, 1,
 	  2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },

@@ -150,7 +150,8 @@ struct cmd_state {
 	char x_fmt[24];
 	bool x_phys;
 	/* The last x was x/i of x_cpu, when that vCPU stood at x_pc after x_unparks runs: an
-	 * x/i without an address goes on at x_next while the vCPU has not run since. */
+	 * x/i without an address goes on at x_next while the vCPU has not run since. A pause,
+	 * resume, step or breakpoint stop clears x_insn: after a stop x/i starts at the pc. */
 	bool x_insn;
 	int x_cpu;
 	uint64_t x_pc, x_unparks;

@@ -2,7 +2,7 @@
 # --script against the test guest's virtio-console driver (mode=vcon-stay): the example
 # scripts pass, injections reach the guest, a wait times out with exit 1 and file:line.
 source "$(dirname "$0")/../lib.sh"
-plan 25
+plan 26
 
 EX=$ROOT/scripts/examples
 for f in handshake port1-ready-rings bad-ctl closed-port-pending wake-bytes; do
@@ -60,6 +60,9 @@ echo MARK pc
 x/3i
 echo MARK on
 x/2i
+echo MARK repause
+pause
+x/1i
 resume
 sleep 200
 pause
@@ -86,6 +89,8 @@ last=$(x_insns pc | tail -n 1)
 want=$(printf %016x $((16#${last%% *} + $(wc -w <<<"${last#* }"))))
 [[ -n $last && $(x_insns on | head -n 1) == "$want "* && $(section on | grep -c '^=>') -eq 0 ]]
 ok $? "x/2i again, nothing run since: on after the last listing (0x$want), no =>" || diag "$(section on)"
+[[ $(section repause | grep -c "^=> 0x$(printf %016x $((16#$rip)))") -eq 1 ]]
+ok $? "a pause, even with nothing run: x/1i starts at the pc again" || diag "$(section repause)"
 first=$(section again | head -n 1)
 [[ -n $rip2 && $first == "=> 0x$(printf %016x $((16#$rip2)))"* ]]
 ok $? "after resume and pause, x/2i starts at the new pc again" || diag "rip $rip2, first line: $first"
