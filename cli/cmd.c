@@ -1047,16 +1047,17 @@ static int resolve(struct cmd_ctx *c, const char *line, char *buf, size_t buflen
 		c->argv = argv + 1;
 		return CMD_OK;
 	}
-	/* x/FMT ADDR: the format becomes the first argument. */
+	/*
+	 * x/FMT ADDR: the format becomes the first argument, its '/' kept, so `x/8i` alone is
+	 * a format without an address, not an address named "8i".
+	 */
 	if ((!strncmp(argv[0], "x/", 2) || !strncmp(argv[0], "xp/", 3))) {
 		char *slash = strchr(argv[0], '/');
 
 		memmove(argv + 1, argv, sizeof(*argv) * (size_t)argc);
 		argc++;
-		argv[1] = slash + 1;
-		*slash = 0; /* argv[0] is now "x" or "xp" */
-		if (!argv[1][0])
-			argv[1] = "/";
+		argv[0] = slash == argv[1] + 1 ? "x" : "xp";
+		argv[1] = slash;
 	}
 	c->def = lookup(argc, argv, &used);
 	if (!c->def) {

@@ -8,6 +8,7 @@
 
 #include "cmd_priv.h"
 #include "emu/debug.h"
+#include "emu/disasm.h"
 #include "emu/kvm_probe.h"
 #include "emu/pagewalk.h"
 #include "gdbstub/gdbstub.h"
@@ -36,6 +37,7 @@ static int cmd_pause(struct cmd_ctx *c)
 	}
 	if (c->check)
 		return CMD_OK;
+	c->cs->x_insn = false;
 	adopt_break_on(c);
 	if (debug_stop_all(&c->s->vm))
 		return cmd_error(c, "pause: cannot stop the vCPUs: %s", strerror(ENOMEM));
@@ -78,6 +80,7 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 
 	if (refused_while_gdb_holds(c, "resume", "continue"))
 		return CMD_ERR;
+	c->cs->x_insn = false;
 
 	/*
 	 * A script can resume before the event loop has turned the current stop into its
@@ -161,6 +164,7 @@ static int cmd_step(struct cmd_ctx *c)
 		return CMD_OK;
 	if (refused_while_gdb_holds(c, "step", "stepi"))
 		return CMD_ERR;
+	c->cs->x_insn = false;
 	adopt_break_on(c);
 	if (debug_stop_all(vm))
 		return cmd_error(c, "step: cannot stop the vCPUs");
@@ -367,6 +371,33 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
+static bool is_code(const struct symbol *sym)
+{
+	return sym && sym->type && strchr("TtWw", sym->type);
+}
+
+/*
+ * At a function's first instructions, before `mov %rsp,%rbp` has made its frame, and at a
+ * `ret`, rbp still holds the caller's frame: the frame-pointer walk would skip the caller
+ * itself. Its return address is then on the stack's top (one slot up after `push %rbp`).
+ */
+static bool ra_on_stack(struct cmd_ctx *c, int cpu, const struct kvm_regs *r, uint64_t *ra)
+{
+	struct cmd_mem_src src = { c->s, cpu, false };
+	const struct symbol *fn, *caller;
+	uint64_t off, caller_off;
+	unsigned rsp_off;
+
+	fn = symtab_lookup_addr(&c->s->vm.syms, r->rip, &off);
+	if (!is_code(fn) ||
+	    disasm_ra_offset(cmd_mem_read, &src, r->rip - off, r->rip, &rsp_off) ||
+	    cmd_mem_read(&src, r->rsp + rsp_off, ra, sizeof(*ra)) != sizeof(*ra))
+		return false;
+	/* An entry point the CPU jumped to (an exception's) has no return address there. */
+	caller = symtab_lookup_addr(&c->s->vm.syms, *ra, &caller_off);
+	return is_code(caller);
+}
+
 static int cmd_bt(struct cmd_ctx *c)
 {
 	struct kvm_regs r;
@@ -401,6 +432,8 @@ static int cmd_bt(struct cmd_ctx *c)
 		} else {
 			OUT("#%-2d 0x%016llx in %s\n", i, (unsigned long long)pc, sym);
 		}
+		if (i == 0 && ra_on_stack(c, cpu, &r, &pc))
+			continue; /* the caller; rbp is its frame */
 		if (!fp || (fp & 7) || pw_read_virt(&c->s->vm.mem, &ctx, fp, frame, 16) != 16 ||
 		    frame[1] == 0 || frame[0] <= fp)
 			break;
@@ -421,6 +454,7 @@ void cmd_take_debug_stop(struct cmd_state *cs)
 	struct debug_event ev;
 	bool ours = false;
 
+	cs->x_insn = false;
 	for (int i = 0; i < CMD_MAX_BPS; i++)
 		ours |= cs->bps[i].used;
 	/* With no REPL breakpoint the stop belongs to gdb: leave its event alone. */
@@ -687,7 +721,10 @@ const struct cmd_def cmd_exec_table[] = {
 	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_regs },
 	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
 	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu regset|regset", CMD_F_VM | CMD_F_CHECK, cmd_set_reg },
-	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0", NULL, 0, 1,
+	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0",
+	  "    At a function's first instructions, before `mov %rsp,%rbp` has made its frame, and at\n"
+	  "    a `ret`, frame #1 is the return address on the stack: rbp is still the caller's frame.",
+	  0, 1,
 	  "cpu", CMD_F_VM | CMD_F_CHECK, cmd_bt },
 	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",
 	  "break handle_control_message", "    Shares slots with the gdb stub; a hit stops every vCPU.",

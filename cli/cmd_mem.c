@@ -6,6 +6,7 @@
 
 #include "cmd_priv.h"
 #include "emu/debug.h"
+#include "emu/disasm.h"
 #include "emu/pagewalk.h"
 #include "session.h"
 
@@ -65,6 +66,24 @@ int arg_addr(struct cmd_ctx *c, const char *s, uint64_t *addr)
 	return 0;
 }
 
+uint64_t cmd_mem_read(void *opaque, uint64_t addr, void *dst, uint64_t len)
+{
+	const struct cmd_mem_src *m = opaque;
+	struct pw_ctx ctx;
+	uint64_t got = 0;
+
+	if (m->phys) {
+		while (got < len && gm_read(&m->s->vm.mem, addr + got, (uint8_t *)dst + got, 1) == 0)
+			got++;
+		return got;
+	}
+	if (m->s->vm.debug)
+		return debug_read_virt(&m->s->vm, m->cpu, addr, dst, len);
+	if (cpu_ctx(m->s, m->cpu, &ctx))
+		return 0;
+	return pw_read_virt(&m->s->vm.mem, &ctx, addr, dst, len);
+}
+
 struct xfmt {
 	unsigned count;
 	char format; /* x d u o c s i */
@@ -85,30 +104,176 @@ static int parse_fmt(struct cmd_ctx *c, const char *f, struct xfmt *x)
 	}
 	for (; *f; f++) {
 		switch (*f) {
-		case 'x': case 'd': case 'u': case 'o': case 'c': case 's': x->format = *f; break;
+		case 'x': case 'd': case 'u': case 'o': case 'c': case 's': case 'i': x->format = *f; break;
 		case 'b': x->size = 1; break;
 		case 'h': x->size = 2; break;
 		case 'w': x->size = 4; break;
 		case 'g': x->size = 8; break;
 		default:
-			return cmd_error(c, "%s: unknown format letter '%c' (count, then x d u o c s, then "
-					    "b h w g)",
+			return cmd_error(c, "%s: unknown format letter '%c' (count, then x d u o c s i, "
+					    "then b h w g)",
 					 c->def->name, *f);
 		}
 	}
 	if (x->format == 'c' || x->format == 's')
 		x->size = 1;
+	if (x->format == 'i' && x->count > DISASM_MAX_COUNT)
+		return cmd_error(c, "%s: count %u out of range for instructions (1..%d)", c->def->name,
+				 x->count, DISASM_MAX_COUNT);
 	return 0;
+}
+
+static void print_insns(struct cmd_ctx *c, const struct disasm *d, bool mark, uint64_t pc)
+{
+	for (unsigned i = 0; i < d->nr; i++) {
+		const struct disasm_line *l = &d->lines[i];
+		char bytes[3 * INSN_MAX_LEN + 1] = "";
+
+		for (unsigned k = 0; k < l->len; k++)
+			snprintf(bytes + 3 * k, sizeof(bytes) - 3 * k, "%02x ", l->bytes[k]);
+		bytes[l->len ? 3 * l->len - 1 : 0] = 0;
+		if (c->json) {
+			jw_obj(c->out, NULL);
+			jw_u64(c->out, "addr", l->addr);
+			jw_str(c->out, "bytes", bytes);
+			jw_str(c->out, "text", l->text);
+			jw_str(c->out, "symbol", l->symbol);
+			if (l->has_target)
+				jw_u64(c->out, "target", l->target);
+			else
+				jw_null(c->out, "target");
+			jw_str(c->out, "target_symbol", l->target_symbol);
+			jw_bool(c->out, "at_pc", mark && l->addr == pc);
+			jw_end(c->out);
+			continue;
+		}
+		/* gdb's `x/i` with raw bytes (/r): `=> 0x... <sym+off>:\tbytes\tinsn`. */
+		OUT("%s0x%016llx", mark && l->addr == pc ? "=> " : "   ", (unsigned long long)l->addr);
+		if (l->symbol[0])
+			OUT(" <%s>", l->symbol);
+		OUT(":\t%s\t%s", bytes, l->text);
+		if (l->has_target && l->target_symbol[0])
+			OUT(" <%s>", l->target_symbol);
+		if (l->has_ref) {
+			OUT("\t# 0x%llx", (unsigned long long)l->ref);
+			if (l->ref_symbol[0])
+				OUT(" <%s>", l->ref_symbol);
+		}
+		OUT("\n");
+	}
+}
+
+/*
+ * x/Ni [ADDR]: N instructions. Without ADDR: on after the last x/i while its vCPU has not run
+ * nor stopped since (an empty line does the same), else at the vCPU's pc, which `=>` marks
+ * as gdb does.
+ */
+static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const char *arg)
+{
+	struct cmd_state *cs = c->cs;
+	struct vm *vm = &c->s->vm;
+	struct cmd_mem_src src = { c->s, cs->cur_cpu, phys };
+	bool have_cpu = cs->cur_cpu < vm->ncpus, have_pc = false;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint64_t addr = 0, pc = 0, unparks = 0;
+	int mode = 64, r;
+	struct disasm d;
+
+	if (arg && arg_addr(c, arg, &addr))
+		return CMD_ERR;
+	if (c->check)
+		return CMD_OK;
+	if (!phys && cmd_check_vm(c))
+		return CMD_ERR;
+	/* The pc is a virtual address: xp/i needs its physical one. */
+	if (!arg && phys)
+		return cmd_error(c, "%s: missing address (usage: %s)", c->def->name, c->def->syntax);
+	if (have_cpu) {
+		cmd_pause_brief(c);
+		if (vm_get_regs(vm, cs->cur_cpu, &regs) == 0 &&
+		    vm_get_sregs(vm, cs->cur_cpu, &sregs) == 0) {
+			mode = insn_mode_bits(&sregs);
+			/* The linear address: outside long mode CS has a base. */
+			pc = regs.rip + (mode == 64 ? 0 : sregs.cs.base);
+			have_pc = true;
+		}
+		unparks = vm_vcpu_unparks(vm, cs->cur_cpu);
+	}
+	if (!arg && !have_pc) {
+		if (have_cpu)
+			cmd_resume_brief(c);
+		return cmd_error(c, "%s: cannot read cpu %d's pc", c->def->name, cs->cur_cpu);
+	}
+	if (!arg) {
+		/* The vCPU has not run since the last x/i: go on where it ended, as an empty line does. */
+		bool on = cs->x_insn && !cs->x_phys && cs->x_cpu == cs->cur_cpu && cs->x_pc == pc &&
+			  cs->x_unparks == unparks;
+
+		addr = on ? cs->x_next : pc;
+	}
+	/* Code above 4 GiB is 64-bit code, whatever the vCPU runs now (a 32-bit boot stub). */
+	if (addr > UINT32_MAX)
+		mode = 64;
+	r = disasm_build(cmd_mem_read, &src, phys ? NULL : &vm->syms, mode, addr, x->count, &d);
+	if (have_cpu)
+		cmd_resume_brief(c);
+	if (r)
+		return cmd_error(c, "%s: cannot disassemble: %s", c->def->name, strerror(-r));
+	if (d.nr == 0) {
+		uint64_t at = d.unreadable_at;
+
+		disasm_free(&d);
+		if (at != addr)
+			return cmd_error(c, "%s: the instruction at 0x%llx runs on into 0x%llx, which is "
+					    "not readable", c->def->name, (unsigned long long)addr,
+					 (unsigned long long)at);
+		return cmd_error(c, "%s: cannot read 0x%llx: %s", c->def->name, (unsigned long long)addr,
+				 phys ? "not guest RAM"
+				      : "not mapped by the CPU's page tables (see translate)");
+	}
+	if (c->json) {
+		jw_obj(c->out, NULL);
+		jw_u64(c->out, "addr", addr);
+		jw_arr(c->out, "values");
+	}
+	/* The pc is virtual: a physical listing marks nothing. */
+	print_insns(c, &d, have_pc && !phys, pc);
+	if (c->json) {
+		jw_end(c->out);
+		jw_u64(c->out, "next", d.next);
+		if (d.unreadable)
+			jw_u64(c->out, "unreadable", d.unreadable_at);
+		else
+			jw_null(c->out, "unreadable");
+		jw_end(c->out);
+	} else if (d.unreadable) {
+		OUT("(stopped at 0x%llx: ", (unsigned long long)d.next);
+		if (d.unreadable_at == d.next)
+			OUT("not readable)\n");
+		else
+			OUT("the instruction runs on into 0x%llx, which is not readable)\n",
+			    (unsigned long long)d.unreadable_at);
+	}
+	cs->x_next = d.next;
+	snprintf(cs->x_fmt, sizeof(cs->x_fmt), "/%ui", x->count);
+	cs->x_phys = phys;
+	cs->x_insn = true;
+	cs->x_cpu = cs->cur_cpu;
+	cs->x_pc = pc;
+	cs->x_unparks = unparks;
+	disasm_free(&d);
+	return CMD_OK;
 }
 
 static int cmd_x(struct cmd_ctx *c)
 {
 	bool phys = !strcmp(c->def->name, "xp");
+	struct cmd_mem_src src = { c->s, c->cs->cur_cpu, phys };
 	struct xfmt x;
 	uint64_t addr, got, total;
 	uint8_t *buf;
-	struct pw_ctx ctx;
-	int cpu = c->cs->cur_cpu, ai = 0;
+	int ai = 0;
 
 	if (c->argc == 2 || (c->argc == 1 && c->argv[0][0] == '/')) {
 		if (parse_fmt(c, c->argv[0], &x))
@@ -117,35 +282,27 @@ static int cmd_x(struct cmd_ctx *c)
 	} else {
 		x = (struct xfmt){ 1, 'x', 4 };
 	}
+	if (x.format == 'i')
+		return cmd_x_insns(c, &x, phys, ai < c->argc ? c->argv[ai] : NULL);
 	if (ai >= c->argc)
 		return cmd_error(c, "%s: missing address (usage: %s)", c->def->name, c->def->syntax);
 	if (arg_addr(c, c->argv[ai], &addr))
 		return CMD_ERR;
 	if (c->check)
 		return CMD_OK;
+	if (!phys && (cmd_check_vm(c) || src.cpu >= c->s->vm.ncpus))
+		return CMD_ERR;
 	total = (uint64_t)x.count * x.size;
 	if (x.format == 's')
 		total = x.count * 256ULL;
 	buf = calloc(1, total + 1);
 	if (!buf)
 		return cmd_error(c, "%s: out of memory", c->def->name);
-	if (phys) {
-		got = 0;
-		while (got < total && gm_read(&c->s->vm.mem, addr + got, buf + got, 1) == 0)
-			got++;
-	} else {
-		if (cmd_check_vm(c) || cpu >= c->s->vm.ncpus) {
-			free(buf);
-			return CMD_ERR;
-		}
+	if (!phys)
 		cmd_pause_brief(c);
-		if (cpu_ctx(c->s, cpu, &ctx) == 0)
-			got = c->s->vm.debug ? debug_read_virt(&c->s->vm, cpu, addr, buf, total)
-					     : pw_read_virt(&c->s->vm.mem, &ctx, addr, buf, total);
-		else
-			got = 0;
+	got = cmd_mem_read(&src, addr, buf, total);
+	if (!phys)
 		cmd_resume_brief(c);
-	}
 	if (got == 0) {
 		free(buf);
 		return cmd_error(c, "%s: cannot read 0x%llx: %s", c->def->name,
@@ -227,6 +384,7 @@ static int cmd_x(struct cmd_ctx *c)
 	snprintf(c->cs->x_fmt, sizeof(c->cs->x_fmt), "/%u%c%c", x.count, x.format,
 		 x.size == 1 ? 'b' : x.size == 2 ? 'h' : x.size == 4 ? 'w' : 'g');
 	c->cs->x_phys = phys;
+	c->cs->x_insn = false;
 	free(buf);
 	return CMD_OK;
 }
@@ -451,8 +609,12 @@ const struct cmd_def cmd_mem_table[] = {
 	{ "x", NULL, "x/FMT ADDR",
 	  "memory at a guest-virtual address through the current CPU's page tables",
 	  "x/8xg $rsp",
-	  "    FMT = count, format (x d u o c s), size (b h w g), as in gdb and QEMU; ADDR is a\n"
-	  "    number, a symbol[+off] or $reg. An empty line continues after the last dump.",
+	  "    FMT = count, format (x d u o c s, i for instructions), size (b h w g), as in gdb and\n"
+	  "    QEMU; ADDR is a number, a symbol[+off] or $reg. An empty line continues after the\n"
+	  "    last dump. `x/8i $pc` disassembles (AT&T syntax, as gdb and objdump print it): per\n"
+	  "    instruction its address <symbol+off>, bytes, mnemonic and operands, a direct jump's\n"
+	  "    or call's target <symbol>; `=>` marks the vCPU's pc. `x/Ni` without ADDR starts at the\n"
+	  "    pc, or goes on after the last x/i when the vCPU has not run (nor paused) since.",
 	  1, 2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },
 	{ "xp", NULL, "xp/FMT ADDR", "memory at a guest-physical address", "xp/16xb 0x1000", NULL, 1,
 	  2, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_x },

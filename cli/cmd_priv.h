@@ -149,6 +149,12 @@ struct cmd_state {
 	uint64_t x_next;
 	char x_fmt[24];
 	bool x_phys;
+	/* The last x was x/i of x_cpu, when that vCPU stood at x_pc after x_unparks runs: an
+	 * x/i without an address goes on at x_next while the vCPU has not run since. A pause,
+	 * resume, step or breakpoint stop clears x_insn: after a stop x/i starts at the pc. */
+	bool x_insn;
+	int x_cpu;
+	uint64_t x_pc, x_unparks;
 
 	void *script; /* struct script_runner (script.c) */
 	void *repl;   /* struct repl_state (repl.c) */
@@ -238,6 +244,19 @@ void repl_print(struct session *s, const char *text);
 bool repl_active(struct session *s);
 void repl_guest_output(struct session *s, const char *text);
 void repl_script_done(struct session *s);
+
+/*
+ * Guest memory for x, xp and bt (a disasm_read_fn, OPAQUE a struct cmd_mem_src): by virtual
+ * address through CPU's page tables, the debugger's int3s read back as the guest's own
+ * bytes, or with PHYS by physical address. The VM paused by the caller. Returns the length
+ * of the readable prefix.
+ */
+struct cmd_mem_src {
+	struct session *s;
+	int cpu;
+	bool phys;
+};
+uint64_t cmd_mem_read(void *opaque, uint64_t addr, void *dst, uint64_t len);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "pagewalk.h"
+#include "x86_state.h"
 
 #define RFLAGS_CF (1ULL << 0)
 #define RFLAGS_PF (1ULL << 2)
@@ -250,6 +251,15 @@ static void insn_reset(struct insn *in, unsigned n, int mode_bits)
 	in->base_reg = in->index_reg = -1;
 	in->scale = 1;
 	in->seg_override = -1;
+}
+
+int insn_mode_bits(const struct kvm_sregs *s)
+{
+	if ((s->efer & EFER_LMA) && s->cs.l)
+		return 64;
+	if (!(s->cr0 & X86_CR0_PE))
+		return 16;
+	return s->cs.db ? 32 : 16;
 }
 
 int insn_decode(const uint8_t *bytes, unsigned n, int cpu_mode_bits, struct insn *out)

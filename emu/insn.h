@@ -78,6 +78,9 @@ struct insn {
  */
 int insn_decode(const uint8_t *bytes, unsigned n, int cpu_mode_bits, struct insn *out);
 
+/* The mode (16, 32 or 64) a vCPU with these segment and control registers decodes in. */
+int insn_mode_bits(const struct kvm_sregs *s);
+
 /* The vCPU state insn_complete works on; vcpu.c fills it and writes back what is marked dirty. */
 struct insn_cpu {
 	struct kvm_regs regs;

@@ -130,15 +130,6 @@ static void report_crash(struct vcpu *v, const char *what)
 	vm_end(v->vm, VM_END_CRASH, "%s", what);
 }
 
-static int cpu_mode_bits(const struct kvm_sregs *s)
-{
-	if ((s->efer & EFER_LMA) && s->cs.l)
-		return 64;
-	if (!(s->cr0 & X86_CR0_PE))
-		return 16;
-	return s->cs.db ? 32 : 16;
-}
-
 /* Each kind of completed instruction is announced once, then only counted. */
 static uint32_t announced_kinds;
 
@@ -153,7 +144,7 @@ static int complete_insn(struct vcpu *v, const uint8_t *bytes, unsigned n, char 
 	if (ioctl(v->fd, KVM_GET_REGS, &cpu.regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &cpu.sregs) < 0 ||
 	    ioctl(v->fd, KVM_GET_FPU, &cpu.fpu) < 0)
 		return -errno;
-	insn_decode(bytes, n, cpu_mode_bits(&cpu.sregs), &insn);
+	insn_decode(bytes, n, insn_mode_bits(&cpu.sregs), &insn);
 	insn_format(&insn, bytes, desc, sizeof(desc));
 	symtab_format(&v->vm->syms, cpu.regs.rip, sym, sizeof(sym));
 	snprintf(what, whatlen, "vCPU %d: KVM cannot emulate %s at 0x%llx <%s>", v->id, desc,
@@ -317,6 +308,8 @@ static bool wait_while_paused(struct vcpu *v)
 		}
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
+	if (v->parked && !vm->ending)
+		v->unparks++;
 	v->parked = vm->ending;
 	if (vm->ending)
 		pthread_cond_broadcast(&vm->cond);

@@ -762,6 +762,16 @@ int vm_resume(struct vm *vm)
 	return r;
 }
 
+uint64_t vm_vcpu_unparks(struct vm *vm, int cpu)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&vm->lock);
+	n = vm->vcpus[cpu].unparks;
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
 bool vm_is_paused(struct vm *vm)
 {
 	bool p;

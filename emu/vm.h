@@ -54,6 +54,7 @@ struct vcpu {
 	/* Protected by vm->lock. */
 	bool parked;
 	bool in_run; /* in the KVM_RUN ioctl (atomic: read by a pause that timed out) */
+	uint64_t unparks; /* times it left a pause to run again (resume, step) */
 	uint32_t last_exit_reason;
 	/*
 	 * What vmdbg made of that exit where KVM's reason misleads (on PVM a breakpoint is an
@@ -184,6 +185,8 @@ bool vm_vcpu_stopped(struct vm *vm, int cpu);
 int vm_vcpu_ioctl(struct vm *vm, int cpu, unsigned long req, void *arg);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/* How often CPU has left a pause to run again: unchanged, it has not run since the last look. */
+uint64_t vm_vcpu_unparks(struct vm *vm, int cpu);
 /*
  * Ask every vCPU to park without waiting for it: safe from a vCPU thread
  * (a device-event breakpoint stops the machine at the moment of the event;

@@ -131,7 +131,12 @@ static void test_argument_errors(void **state)
 	EXPECT("regs", CMD_ERR, "regs: the VM has no vCPUs running");
 	EXPECT("step", CMD_ERR, "no vCPUs");
 	EXPECT("pause", CMD_ERR, "no vCPUs");
-	EXPECT("x/4q 0x1000", CMD_ERR, "unknown format letter 'q'");
+	EXPECT("x/4q 0x1000", CMD_ERR, "unknown format letter 'q' (count, then x d u o c s i,");
+	/* x/8i alone is a format: it lists from the pc, of which there is none here. */
+	EXPECT("x/8i", CMD_ERR, "x: the VM has no vCPUs running");
+	EXPECT("xp/8i", CMD_ERR, "xp: missing address (usage: xp/FMT ADDR)");
+	EXPECT("x/8x", CMD_ERR, "x: missing address (usage: x/FMT ADDR)");
+	EXPECT("x/5000i 0x1000", CMD_ERR, "x: count 5000 out of range for instructions (1..4096)");
 	EXPECT("xp/0x 0x1000", CMD_ERR, "count 0 out of range");
 	EXPECT("xp/4xb 0xfffffffff000", CMD_ERR, "cannot read 0xfffffffff000: not guest RAM");
 	EXPECT("xp/4xb no_such_symbol", CMD_ERR, "no symbol 'no_such_symbol' (no symbols loaded");
@@ -211,6 +216,25 @@ static void test_state_commands(void **state)
 	EXPECT("break-on delete 4", CMD_OK, "deleted break-on 4\n");
 	EXPECT("echo a \"b  c\"", CMD_OK, "a b  c\n");
 	EXPECT("xp/2xw 0x1000", CMD_OK, "0x0000000000001000: 0x00000000 0x00000000");
+	/* x/i: instructions, gdb's layout; no vCPU marks a pc. */
+	EXPECT("writepmem 0x2000 554889e5e800000000c3", CMD_OK, "wrote 10 bytes");
+	EXPECT("xp/4i 0x2000", CMD_OK,
+	       "   0x0000000000002000:\t55\tpushq  %rbp\n"
+	       "   0x0000000000002001:\t48 89 e5\tmovq   %rsp,%rbp\n"
+	       "   0x0000000000002004:\te8 00 00 00 00\tcallq  0x2009\n"
+	       "   0x0000000000002009:\tc3\tretq\n");
+	EXPECT("json xp/1i 0x2004", CMD_OK,
+	       "{\"addr\":8196,\"values\":[{\"addr\":8196,\"bytes\":\"e8 00 00 00 00\","
+	       "\"text\":\"callq  0x2009\",\"symbol\":\"\",\"target\":8201,\"target_symbol\":\"\","
+	       "\"at_pc\":false}],\"next\":8201,\"unreadable\":null}");
+	/* The end of RAM cuts the last instruction: the listing says where it stopped. */
+	EXPECT("writepmem 0x3ffffc 90904889", CMD_OK, "wrote 4 bytes");
+	EXPECT("xp/3i 0x3ffffc", CMD_OK,
+	       "   0x00000000003ffffd:\t90\tnop\n(stopped at 0x3ffffe: the instruction runs on into "
+	       "0x400000, which is not readable)\n");
+	EXPECT("xp/3i 0x3ffffe", CMD_ERR,
+	       "xp: the instruction at 0x3ffffe runs on into 0x400000, which is not readable");
+	EXPECT("xp/1i 0x400000", CMD_ERR, "xp: cannot read 0x400000: not guest RAM");
 	EXPECT("writepmem 0x1000 41424344", CMD_OK, "wrote 4 bytes");
 	EXPECT("xp/1s 0x1000", CMD_OK, "\"ABCD\"");
 	EXPECT("xp/4c 0x1000", CMD_OK, "'A' 'B' 'C' 'D'");
@@ -332,6 +356,11 @@ static void test_monitor(void **state)
 	assert_false(cmd_wait_pending(f->s));
 	cmd_monitor(f->s, "get port.0.readied", &out);
 	assert_string_equal(out, "0\n");
+	free(out);
+	/* gdb's `monitor xp/2i ADDR` is the same x/i. */
+	assert_int_equal(gm_write(&f->s->vm.mem, 0x3000, "\x90\xc3", 2), 0);
+	cmd_monitor(f->s, "xp/2i 0x3000", &out);
+	assert_string_equal(out, "   0x0000000000003000:\t90\tnop\n   0x0000000000003001:\tc3\tretq\n");
 	free(out);
 }
 

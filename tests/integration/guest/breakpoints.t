@@ -5,13 +5,15 @@
 # breakpoint executes the guest's own instruction. The test guest's tg_break_here is a bare
 # `ret` called once per timer tick by tg_loop (mode=loop), which bumps tg_counter.
 source "$(dirname "$0")/../lib.sh"
-plan 9
+plan 11
 # Every check here is about an int3 breakpoint's hits.
 kvm_lacks sw-breakpoint && skip_rest "REPL software breakpoints: $KVM_LACKS_WHY"
 
 cat >"$TMP/s.vmdbg" <<'EOF'
 break tg_break_here
 wait stop 20s
+bt
+x/1i
 x/1gx tg_counter
 resume
 wait stop 20s
@@ -40,6 +42,13 @@ ok $? "the stops are reported as hits of breakpoint 1 at tg_break_here"
 like "$TMP/out.lf" '^cpu 0: 0x[0-9a-f]+ tg_loop\+0x[0-9a-f]+$' "step from the breakpoint executes tg_break_here's ret: back in tg_loop"
 ret_to=$(sed -n 's/^cpu 0: \(0x[0-9a-f]*\) tg_loop.*/\1/p' "$TMP/out.lf" | head -1)
 like "$TMP/out.lf" "^[0-9]+ \\($ret_to\\)\$" "... and the vCPU's RIP is that address"
+# At the function's first instruction rbp is still tg_loop's caller's frame: frame #1 is the
+# return address on the stack, the instruction after tg_loop's call.
+ret=$(objdump -d "$TEST_GUEST" | awk '/call.*<tg_break_here>$/ { getline; a = $1; sub(/:$/, "", a); print a; exit }')
+like "$TMP/out.lf" "^#1  0x$ret in tg_loop\+0x[0-9a-f]+\$" "bt at the breakpoint: frame #1 is the direct caller, tg_loop, at the call's return address"
+byte=$(objdump -d --insn-width=15 --start-address=0x"$(nm "$TEST_GUEST" | awk '$3 == "tg_break_here" { print $1 }')" "$TEST_GUEST" |
+	awk -F'\t' '/^ *[0-9a-f]+:\t/ && NF >= 3 { b = $2; sub(/ +$/, "", b); print b; exit }')
+like "$TMP/out.lf" "^=> 0x[0-9a-f]+ <tg_break_here>:"$'\t'"$byte"$'\t' "x/1i at the breakpoint marks the pc and shows the guest's own bytes ($byte), not the int3"
 like "$TMP/out.lf" 'MARK after-step' "resume after the step stops at the next hit"
 like "$TMP/out.lf" '^1 +break +0x[0-9a-f]+ +1 +tg_break_here' "the breakpoint is still listed, inserted"
 like "$TMP/out.lf" 'MARK deleted' "deleted, the guest runs freely again"
