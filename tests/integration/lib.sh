@@ -164,9 +164,9 @@ sock_open() {
 # linux_snapshot NAME VMDBG-ARGS...: a snapshot of the Linux guest taken when a vCPU first
 # reaches virtcons_probe (the console driver's handshake is still to come), booted once per
 # machine and kept in $GUEST_DIR/snapshots keyed by the kernel, the initramfs, the vmdbg
-# binary, what the KVM can do (--probe-kvm) and the boot arguments. The boot that makes it runs on to init; its
-# console log (and COM2's) are kept beside it; with LINUX_SNAP_EXIT set it ends at the snapshot
-# instead. Sets LINUX_SNAP, LINUX_SNAP_LOG,
+# binary, what the KVM can do (--probe-kvm) and the boot arguments. The boot ends at its
+# snapshot (--snapshot-exit: the rest of the boot is what every restore runs); its console log
+# (and COM2's) are kept beside it. Sets LINUX_SNAP, LINUX_SNAP_LOG,
 # LINUX_SNAP_COM2 and LINUX_SNAP_FRESH (1: this call booted). Returns 1 if the boot failed,
 # 3 (nothing booted, LINUX_SNAP_WHY says why) where KVM does not report the debug-register
 # breakpoint --snapshot-at-symbol stops on (kvm_lacks): callers skip what needs the snapshot.
@@ -191,17 +191,11 @@ linux_snapshot() {
 		flock 9
 		[[ -s $LINUX_SNAP && -s $LINUX_SNAP_LOG ]] && exit 0
 		rm -f "$dir/$name"-*.snap "$dir/$name"-*.log "$dir/$name"-*.com2
-		local script=$dir/$name-$key.vmdbg
-		local end=(--script "$script")
-		printf '%s\n' "wait console \"Run /(init|idle) as init process\" ${LINUX_BOOT_TIMEOUT:-900}s" \
-			'sleep 2000' 'quit' >"$script"
-		[[ -n ${LINUX_SNAP_EXIT:-} ]] && end=(--snapshot-exit)
 		timeout -k 5 $((${LINUX_BOOT_TIMEOUT:-900} + 60)) "$VMDBG" --kernel "$LINUX_KERNEL" \
 			--initrd "$LINUX_INITRD" --serial2 file:"$LINUX_SNAP_COM2.tmp" "$@" \
 			--snapshot-at-symbol virtcons_probe --snapshot-file "$LINUX_SNAP.tmp" \
-			"${end[@]}" </dev/null >"$LINUX_SNAP_LOG.tmp" 2>&1
+			--snapshot-exit </dev/null >"$LINUX_SNAP_LOG.tmp" 2>&1
 		local rc=$?
-		rm -f "$script"
 		[[ $rc -eq 0 && -s $LINUX_SNAP.tmp ]] || { cat "$LINUX_SNAP_LOG.tmp" >&2; exit 1; }
 		mv "$LINUX_SNAP_COM2.tmp" "$LINUX_SNAP_COM2"
 		mv "$LINUX_SNAP_LOG.tmp" "$LINUX_SNAP_LOG"
@@ -218,9 +212,7 @@ linux_snapshot() {
 # The boot every Linux test but console.t restores (2 vCPUs, COM2 as a console as well).
 LINUX_BOOT_ARGS=(--cpus 2 --mem 256M --append "console=ttyS1 earlyprintk=serial,ttyS0,115200,keep")
 linux_boot_snapshot() { linux_snapshot boot "${LINUX_BOOT_ARGS[@]}"; }
-# console.t's: 1 vCPU, hvc0 as a console, the gzip initramfs (why: console.t). Nothing reads
-# this boot's log past the snapshot, so it ends there (LINUX_SNAP_EXIT: --snapshot-exit).
+# console.t's: 1 vCPU, hvc0 as a console, the gzip initramfs (why: console.t).
 linux_console_snapshot() {
-	LINUX_INITRD=$GUEST_DIR/initramfs.cpio.gz LINUX_SNAP_EXIT=1 \
-		linux_snapshot console --cpus 1 --append "console=ttyS0 console=hvc0 rdinit=/idle"
+	LINUX_INITRD=$GUEST_DIR/initramfs.cpio.gz linux_snapshot console --cpus 1 --append "console=ttyS0 console=hvc0 rdinit=/idle"
 }
