@@ -636,6 +636,16 @@ const struct cmd_def cmd_mem_table[] = {
 	  "    $REG is the current vCPU's register: `sym $rdi` prints `$rdi = 0x... = name+0xoff`.\n"
 	  "    With the kernel's DWARF the address's source line follows (` at FILE:LINE`).",
 	  1, 1, "sym", CMD_F_CHECK, cmd_sym },
+	{ "list", NULL, "list [SYMBOL|ADDR|FILE:LINE]",
+	  "source lines from the kernel's DWARF around a function, an address or a line",
+	  "list tg_break_here",
+	  "    Ten numbered lines, `=>` at the current vCPU's pc. Without an argument: around the pc,\n"
+	  "    or on after the last listing while the vCPU has not run since (an empty line too).\n"
+	  "    SYMBOL: around the line that names the function (one inlined everywhere too); FILE:\n"
+	  "    a path the DWARF names or its tail (main.c:40). The DWARF is read from the symbols'\n"
+	  "    ELF when first asked; its paths are the build's, so the sources must be where they\n"
+	  "    were compiled. sym, bt, info cpus and breakpoint stops add ` at FILE:LINE` with it.",
+	  0, 1, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_list },
 	{ "symbols load", "symbol-file", "symbols load FILE [SLIDE]",
 	  "symbols from an ELF (vmlinux, module, test guest) or a System.map",
 	  "symbols load build/guest/System.map",

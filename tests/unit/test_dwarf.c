@@ -2,7 +2,7 @@
  * Source lines from DWARF (emu/srcline.c) and the REPL's use of them: a small program
  * compiled here with the host's gcc -g (an inlined header function, a function inlined
  * everywhere, a path with "..") is looked up address by address against addr2line's
- * answers; then laziness, an ELF without DWARF, a KASLR slide.
+ * answers; then laziness, an ELF without DWARF, a KASLR slide, `sym` and `list`.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +17,9 @@
 
 #include <cmocka.h>
 
+#include "cli/cmd.h"
+#include "cli/cmd_priv.h"
+#include "cli/session.h"
 #include "emu/srcline.h"
 #include "emu/symbols.h"
 #include "scratch.h"
@@ -451,6 +454,133 @@ static void test_read_and_paths(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* --- the REPL ------------------------------------------------------------------------- */
+
+struct fixture {
+	struct session *s;
+	void *ram;
+	struct cmd_out out;
+	char cwd[PATH_MAX];
+};
+
+#define RAM (1u << 20)
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->s = calloc(1, sizeof(*f->s));
+	f->ram = calloc(1, RAM);
+	gm_init_buf(&f->s->vm.mem, f->ram, RAM);
+	pthread_mutex_init(&f->s->vm.lock, NULL);
+	pthread_cond_init(&f->s->vm.cond, NULL);
+	f->s->vm.end_status = VM_END_NONE;
+	assert_int_equal(console_init(&f->s->console, &f->s->vm.mem), 0);
+	assert_int_equal(evloop_init(&f->s->loop), 0);
+	f->s->history = malloc(SESSION_HISTORY_CAP);
+	f->s->exit_status = -1;
+	cmd_session_init(f->s);
+	cmd_out_init(&f->out, false);
+	/* Paths print relative to the directory the sources are under. */
+	assert_non_null(getcwd(f->cwd, sizeof(f->cwd)));
+	assert_int_equal(chdir(scratch_dir), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(chdir(f->cwd), 0);
+	cmd_out_free(&f->out);
+	cmd_session_free(f->s);
+	symtab_free(&f->s->vm.syms);
+	console_free(&f->s->console);
+	evloop_free(&f->s->loop);
+	free(f->s->history);
+	free(f->s);
+	free(f->ram);
+	free(f);
+	return 0;
+}
+
+static int run(struct fixture *f, const char *line)
+{
+	cmd_out_reset(&f->out);
+	return cmd_exec(f->s, line, &f->out);
+}
+
+#define EXPECT(line, res, substr)                                                             \
+	do {                                                                                  \
+		int _r = run(f, line);                                                        \
+		if (_r != (res) || !f->out.buf || !strstr(f->out.buf, substr))                \
+			fail_msg("'%s': got %d \"%s\", want %d and \"%s\"", line, _r,         \
+				 f->out.buf ? f->out.buf : "", res, substr);                  \
+	} while (0)
+
+static void test_repl(void **state)
+{
+	struct fixture *f = *state;
+	char line[PATH_MAX + 64], want[256];
+	struct src_loc loc;
+	uint64_t work;
+
+	EXPECT("list", CMD_ERR, "list: no vCPU pc to list around (give SYMBOL, ADDR or FILE:LINE)");
+	EXPECT("list work", CMD_ERR, "list: no line information: no symbols loaded");
+	snprintf(line, sizeof(line), "symbols load %s", prog);
+	EXPECT(line, CMD_OK, "symbols from");
+	assert_false(srcline_tried(&f->s->vm.syms));
+	assert_int_equal(symtab_lookup_name(&f->s->vm.syms, "work", &work), 0);
+	assert_int_equal(srcline_addr(&f->s->vm.syms, work, &loc), 0);
+
+	/* sym: the line of the address, relative to the current directory. */
+	snprintf(want, sizeof(want), " at src/prog.c:%d\n", loc.line);
+	EXPECT("sym work", CMD_OK, want);
+	EXPECT("json sym work", CMD_OK, "\"file\":\"src/prog.c\",\"fullname\":\"");
+	snprintf(want, sizeof(want), "\"line\":%d,\"function\":\"work\",\"inlined\":false", loc.line);
+	EXPECT("json sym work", CMD_OK, want);
+
+	/* list SYMBOL: ten lines around the one naming it; list goes on; then past the end. */
+	snprintf(want, sizeof(want), "src/prog.c:%d-%d\n", WORK_LINE - 5, WORK_LINE + 4);
+	EXPECT("list work", CMD_OK, want);
+	EXPECT("list work", CMD_OK, "   11\t__attribute__((noipa)) int work(int n)\n");
+	assert_null(strstr(f->out.buf, "=>")); /* no vCPU: no pc to mark */
+	EXPECT("list", CMD_OK, "src/prog.c:16-25\n   16\t\t\ts += bump(i);\n");
+	EXPECT("list", CMD_ERR, "list: line 26 is past the end of src/prog.c (25 lines)");
+	EXPECT("list twice", CMD_OK, "   6\tstatic int twice(int x)\n");
+	EXPECT("list prog.c:3", CMD_OK, "src/prog.c:1-10\n   1\t/* test_dwarf's program");
+	EXPECT("list util.h:6", CMD_OK, "src/util.h:1-8\n");
+	snprintf(line, sizeof(line), "list 0x%llx", (unsigned long long)work);
+	snprintf(want, sizeof(want), "src/prog.c:%d-", loc.line - 5);
+	EXPECT(line, CMD_OK, want);
+	EXPECT("json list work", CMD_OK, "{\"return\":{\"file\":\"src/prog.c\",\"fullname\":\"");
+	EXPECT("json list work", CMD_OK,
+	       "{\"line\":11,\"text\":\"__attribute__((noipa)) int work(int n)\",\"at_pc\":false}");
+	EXPECT("list nosuch", CMD_ERR, "list: no function 'nosuch' in the symbols or the DWARF");
+	EXPECT("list nosuch.c:3", CMD_ERR, "list: no source file 'nosuch.c' in the DWARF of prog.elf");
+	EXPECT("list 0x10", CMD_ERR, "list: no line information for 0x10 in prog.elf");
+	EXPECT("help list", CMD_OK, "list [SYMBOL|ADDR|FILE:LINE]");
+
+	/* The sources gone (a kernel's tree not on this machine): one line saying so. */
+	assert_int_equal(rename("src/prog.c", "src/prog.c.away"), 0);
+	snprintf(want, sizeof(want), "list: source file src/prog.c not found (line %d)\n", WORK_LINE);
+	EXPECT("list work", CMD_ERR, want);
+	assert_int_equal(rename("src/prog.c.away", "src/prog.c"), 0);
+
+	/* An ELF without DWARF: sym has no line, list says why. */
+	snprintf(line, sizeof(line), "symbols load %s", stripped);
+	EXPECT(line, CMD_OK, "symbols from");
+	EXPECT("sym work", CMD_OK, "work (T, size");
+	assert_null(strstr(f->out.buf, " at "));
+	EXPECT("list work", CMD_ERR,
+	       "list: no line information: stripped.elf has no DWARF (built without -g?)\n");
+	EXPECT("json sym work", CMD_OK, "\"file\":\"\",\"fullname\":\"\",\"line\":0");
+	/* A file on disk is listed all the same. */
+	EXPECT("list src/prog.c:11", CMD_OK, "src/prog.c:6-15\n");
+	EXPECT("list src/prog.c:11", CMD_OK, "   11\t__attribute__((noipa)) int work(int n)\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_no_debug_info),
 		cmocka_unit_test(test_slide),
 		cmocka_unit_test(test_read_and_paths),
+		cmocka_unit_test_setup_teardown(test_repl, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, build, scratch_teardown);
