@@ -19,6 +19,8 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_priv.h"
+#include "cli/options.h"
+#include "cli/script.h"
 #include "cli/session.h"
 #include "emu/srcline.h"
 #include "emu/symbols.h"
@@ -581,6 +583,30 @@ static void test_repl(void **state)
 	EXPECT("list src/prog.c:11", CMD_OK, "   11\t__attribute__((noipa)) int work(int n)\n");
 }
 
+/* A script's check (before the guest starts) takes list's forms and reads no DWARF. */
+static void test_script_check(void **state)
+{
+	static const char good[] = "list\nlist work\nlist twice\nlist prog.c:3\nlist $rip\n"
+				   "list work+0x4\nlist 0x401000\n";
+	struct options o = { .cpus = 1, .kernel = prog };
+	char err[600] = "";
+	const char *p = scratch_file("good.vmdbg", good, strlen(good));
+
+	o.check_script = p;
+	assert_int_equal(script_check(&o, p, err, sizeof(err)), 7);
+	p = scratch_file("bad.vmdbg", "list $nosuch\n", 13);
+	o.check_script = p;
+	assert_int_equal(script_check(&o, p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "list: unknown register '$nosuch'"));
+	p = scratch_file("bad2.vmdbg", "list -3\n", 8);
+	o.check_script = p;
+	assert_int_equal(script_check(&o, p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "list: '-3' is not a symbol, an address or FILE:LINE"));
+	p = scratch_file("bad3.vmdbg", "list a b\n", 9);
+	o.check_script = p;
+	assert_int_equal(script_check(&o, p, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_slide),
 		cmocka_unit_test(test_read_and_paths),
 		cmocka_unit_test_setup_teardown(test_repl, setup, teardown),
+		cmocka_unit_test(test_script_check),
 	};
 
 	return cmocka_run_group_tests(tests, build, scratch_teardown);
