@@ -24,6 +24,7 @@
 #include "cli/session.h"
 #include "emu/srcline.h"
 #include "emu/symbols.h"
+#include "cmd_fixture.h"
 #include "scratch.h"
 
 static const char util_h[] = "/* test_dwarf: an inlined helper in a header. */\n"
@@ -458,72 +459,29 @@ static void test_read_and_paths(void **state)
 
 /* --- the REPL ------------------------------------------------------------------------- */
 
-struct fixture {
-	struct session *s;
-	void *ram;
-	struct cmd_out out;
-	char cwd[PATH_MAX];
-};
-
 #define RAM (1u << 20)
+
+/* The directory the test started in: paths print relative to the one the sources are under. */
+static char start_cwd[PATH_MAX];
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	f->s = calloc(1, sizeof(*f->s));
-	f->ram = calloc(1, RAM);
-	gm_init_buf(&f->s->vm.mem, f->ram, RAM);
-	pthread_mutex_init(&f->s->vm.lock, NULL);
-	pthread_cond_init(&f->s->vm.cond, NULL);
-	f->s->vm.end_status = VM_END_NONE;
-	assert_int_equal(console_init(&f->s->console, &f->s->vm.mem), 0);
-	assert_int_equal(evloop_init(&f->s->loop), 0);
-	f->s->history = malloc(SESSION_HISTORY_CAP);
-	f->s->exit_status = -1;
-	cmd_session_init(f->s);
-	cmd_out_init(&f->out, false);
-	/* Paths print relative to the directory the sources are under. */
-	assert_non_null(getcwd(f->cwd, sizeof(f->cwd)));
+	*state = cmd_fixture_new(RAM);
+	assert_non_null(getcwd(start_cwd, sizeof(start_cwd)));
 	assert_int_equal(chdir(scratch_dir), 0);
-	*state = f;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	assert_int_equal(chdir(f->cwd), 0);
-	cmd_out_free(&f->out);
-	cmd_session_free(f->s);
-	symtab_free(&f->s->vm.syms);
-	console_free(&f->s->console);
-	evloop_free(&f->s->loop);
-	free(f->s->history);
-	free(f->s);
-	free(f->ram);
-	free(f);
+	assert_int_equal(chdir(start_cwd), 0);
+	cmd_fixture_free(*state);
 	return 0;
 }
 
-static int run(struct fixture *f, const char *line)
-{
-	cmd_out_reset(&f->out);
-	return cmd_exec(f->s, line, &f->out);
-}
-
-#define EXPECT(line, res, substr)                                                             \
-	do {                                                                                  \
-		int _r = run(f, line);                                                        \
-		if (_r != (res) || !f->out.buf || !strstr(f->out.buf, substr))                \
-			fail_msg("'%s': got %d \"%s\", want %d and \"%s\"", line, _r,         \
-				 f->out.buf ? f->out.buf : "", res, substr);                  \
-	} while (0)
-
 static void test_repl(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	char line[PATH_MAX + 64], want[256];
 	struct src_loc loc;
 	uint64_t work;
