@@ -26,7 +26,7 @@ V        ?= 0
 CPPFLAGS := -I. -D_GNU_SOURCE
 CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -pthread -MMD -MP
 LDFLAGS  := -pthread
-LDLIBS   := -lelf -lreadline -lz -lm -lcapstone
+LDLIBS   := -ldw -lelf -lreadline -lz -lm -lcapstone
 
 ifeq ($(SANITIZE),1)
 OBJ      := $(BUILD)/obj-san

@@ -1001,6 +1001,7 @@ void cmd_session_free(struct session *s)
 		close(cs->timer_fd);
 	}
 	free(cs->notices);
+	free(cs->list_file);
 	pthread_mutex_destroy(&cs->lock);
 	pthread_mutex_destroy(&cs->trace_lock);
 	free(cs);

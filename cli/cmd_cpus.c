@@ -5,10 +5,12 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_priv.h"
 #include "emu/debug.h"
+#include "emu/srcline.h"
 #include "session.h"
 
 struct cpu_info {
@@ -26,6 +28,7 @@ struct cpu_info {
 	uint64_t completed;    /* instructions vmdbg completed in userspace */
 	uint64_t rip;
 	char sym[160];
+	struct src_loc loc;    /* rip's source line (file NULL: none) */
 	const char *mode;
 	int cpl;
 };
@@ -191,6 +194,7 @@ static void print_json(struct cmd_ctx *c, const struct cpu_info *ci)
 	jw_u64(c->out, "completed_in_userspace", ci->completed);
 	jw_u64(c->out, "rip", ci->rip);
 	jw_str(c->out, "symbol", ci->sym);
+	cmd_src_json(c, &ci->loc);
 	jw_str(c->out, "mode", ci->mode);
 	jw_i64(c->out, "cpl", ci->cpl);
 	jw_end(c->out);
@@ -198,12 +202,15 @@ static void print_json(struct cmd_ctx *c, const struct cpu_info *ci)
 
 static void print_text(struct cmd_ctx *c, const struct cpu_info *ci)
 {
+	char at[600];
+
+	cmd_src_text(&ci->loc, at, sizeof(at));
 	OUT("%c CPU #%d: %-15s ", ci->cpu == c->cs->cur_cpu ? '*' : ' ', ci->cpu, ci->state);
 	if (ci->not_started)
 		OUT("(an AP the guest has not started: %s)",
 		    ci->mp_state == KVM_MP_STATE_UNINITIALIZED ? "no INIT yet" : "INIT taken, no SIPI yet");
 	else
-		OUT("rip=0x%016" PRIx64 " %s mode=%s cpl=%d", ci->rip, ci->sym, ci->mode, ci->cpl);
+		OUT("rip=0x%016" PRIx64 " %s%s mode=%s cpl=%d", ci->rip, ci->sym, at, ci->mode, ci->cpl);
 	OUT(" exits=%" PRIu64, ci->exits);
 	if (ci->exits_from_kvm)
 		OUT(" (%" PRIu64 " to vmdbg)", ci->vmdbg_exits);
@@ -213,23 +220,30 @@ static void print_text(struct cmd_ctx *c, const struct cpu_info *ci)
 int cmd_info_cpus(struct cmd_ctx *c)
 {
 	struct vm *vm = &c->s->vm;
+	struct cpu_info *ci = calloc(vm->ncpus > 0 ? vm->ncpus : 1, sizeof(*ci));
 	bool paused;
 
+	if (!ci)
+		return cmd_error(c, "info cpus: out of memory");
 	cmd_pause_brief(c);
 	paused = paused_by_others(vm);
+	for (int i = 0; i < vm->ncpus; i++)
+		cpu_info(c, i, paused, &ci[i]);
+	cmd_resume_brief(c);
+	/* The lines after the pause: the first lookup opens the DWARF. */
+	for (int i = 0; i < vm->ncpus; i++)
+		if (!ci[i].not_started)
+			cmd_src_lookup(c->s, ci[i].rip, false, &ci[i].loc);
 	if (c->json)
 		jw_arr(c->out, NULL);
 	for (int i = 0; i < vm->ncpus; i++) {
-		struct cpu_info ci;
-
-		cpu_info(c, i, paused, &ci);
 		if (c->json)
-			print_json(c, &ci);
+			print_json(c, &ci[i]);
 		else
-			print_text(c, &ci);
+			print_text(c, &ci[i]);
 	}
 	if (c->json)
 		jw_end(c->out);
-	cmd_resume_brief(c);
+	free(ci);
 	return CMD_OK;
 }

@@ -11,6 +11,7 @@
 #include "emu/disasm.h"
 #include "emu/kvm_probe.h"
 #include "emu/pagewalk.h"
+#include "emu/srcline.h"
 #include "gdbstub/gdbstub.h"
 #include "session.h"
 
@@ -398,41 +399,41 @@ static bool ra_on_stack(struct cmd_ctx *c, int cpu, const struct kvm_regs *r, ui
 	return is_code(caller);
 }
 
+/* One frame of `bt`: walked while the VM is paused, its line looked up after. */
+struct bt_frame {
+	uint64_t pc;
+	char sym[160];
+	struct src_loc loc;
+};
+#define BT_MAX_FRAMES 64
+
 static int cmd_bt(struct cmd_ctx *c)
 {
 	struct kvm_regs r;
 	struct kvm_sregs sr;
 	struct pw_ctx ctx;
-	int cpu;
-	char sym[160];
+	struct bt_frame *f;
+	int cpu, n = 0;
 	uint64_t fp, pc;
 
 	if (arg_cpu(c, c->argc ? c->argv[0] : NULL, &cpu))
 		return CMD_ERR;
 	if (c->check)
 		return CMD_OK;
+	f = calloc(BT_MAX_FRAMES, sizeof(*f));
+	if (!f)
+		return cmd_error(c, "bt: out of memory");
 	cmd_pause_brief(c);
 	vm_get_regs(&c->s->vm, cpu, &r);
 	vm_get_sregs(&c->s->vm, cpu, &sr);
 	ctx = (struct pw_ctx){ sr.cr0, sr.cr3, sr.cr4, sr.efer };
-	if (c->json)
-		jw_arr(c->out, NULL);
 	pc = r.rip;
 	fp = r.rbp;
-	for (int i = 0; i < 64; i++) {
+	while (n < BT_MAX_FRAMES) {
 		uint64_t frame[2];
 
-		symtab_format(&c->s->vm.syms, pc, sym, sizeof(sym));
-		if (c->json) {
-			jw_obj(c->out, NULL);
-			jw_i64(c->out, "level", i);
-			jw_u64(c->out, "pc", pc);
-			jw_str(c->out, "symbol", sym);
-			jw_end(c->out);
-		} else {
-			OUT("#%-2d 0x%016llx in %s\n", i, (unsigned long long)pc, sym);
-		}
-		if (i == 0 && ra_on_stack(c, cpu, &r, &pc))
+		f[n++].pc = pc;
+		if (n == 1 && ra_on_stack(c, cpu, &r, &pc))
 			continue; /* the caller; rbp is its frame */
 		if (!fp || (fp & 7) || pw_read_virt(&c->s->vm.mem, &ctx, fp, frame, 16) != 16 ||
 		    frame[1] == 0 || frame[0] <= fp)
@@ -440,9 +441,33 @@ static int cmd_bt(struct cmd_ctx *c)
 		pc = frame[1];
 		fp = frame[0];
 	}
+	cmd_resume_brief(c);
+
+	/* The DWARF is read with the guest running again: its first use opens it. */
+	for (int i = 0; i < n; i++) {
+		symtab_format(&c->s->vm.syms, f[i].pc, f[i].sym, sizeof(f[i].sym));
+		cmd_src_lookup(c->s, f[i].pc, i > 0, &f[i].loc);
+	}
+	if (c->json)
+		jw_arr(c->out, NULL);
+	for (int i = 0; i < n; i++) {
+		char at[600];
+
+		if (c->json) {
+			jw_obj(c->out, NULL);
+			jw_i64(c->out, "level", i);
+			jw_u64(c->out, "pc", f[i].pc);
+			jw_str(c->out, "symbol", f[i].sym);
+			cmd_src_json(c, &f[i].loc);
+			jw_end(c->out);
+		} else {
+			cmd_src_text(&f[i].loc, at, sizeof(at));
+			OUT("#%-2d 0x%016llx in %s%s\n", i, (unsigned long long)f[i].pc, f[i].sym, at);
+		}
+	}
 	if (c->json)
 		jw_end(c->out);
-	cmd_resume_brief(c);
+	free(f);
 	return CMD_OK;
 }
 
@@ -459,17 +484,20 @@ void cmd_take_debug_stop(struct cmd_state *cs)
 		ours |= cs->bps[i].used;
 	/* With no REPL breakpoint the stop belongs to gdb: leave its event alone. */
 	if (ours && debug_take_event(&cs->s->vm, &ev)) {
-		char sym[160];
+		struct src_loc loc;
+		char sym[160], at[600];
 		int num = 0;
 
 		for (int i = 0; i < CMD_MAX_BPS; i++)
 			if (cs->bps[i].used && cs->bps[i].addr == ev.addr)
 				num = cs->bps[i].num;
 		symtab_format(&cs->s->vm.syms, ev.pc, sym, sizeof(sym));
-		cmd_notice(cs, "%s %d, cpu %d at 0x%016llx %s (all vCPUs stopped; `resume` continues)",
+		cmd_src_lookup(cs->s, ev.pc, false, &loc);
+		cmd_src_text(&loc, at, sizeof(at));
+		cmd_notice(cs, "%s %d, cpu %d at 0x%016llx %s%s (all vCPUs stopped; `resume` continues)",
 			   ev.reason == DEBUG_STOP_WATCH || ev.reason == DEBUG_STOP_AWATCH ? "Watchpoint"
 											  : "Breakpoint",
-			   num, ev.cpu, (unsigned long long)ev.pc, sym);
+			   num, ev.cpu, (unsigned long long)ev.pc, sym, at);
 	}
 }
 
@@ -507,8 +535,9 @@ static enum debug_hw_type hw_type_of(int kind)
 static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
 {
 	struct repl_bp *b = bp_slot(c);
+	struct src_loc loc = { 0 };
 	int r;
-	char sym[128];
+	char sym[128], at[600];
 
 	if (!b)
 		return cmd_error(c, "%s: the REPL holds %d breakpoints already", c->def->name,
@@ -542,16 +571,21 @@ static int bp_insert(struct cmd_ctx *c, int kind, uint64_t addr, uint64_t len)
 	*b = (struct repl_bp){ .used = true, .num = c->cs->bp_next++, .kind = kind, .addr = addr,
 			       .len = len };
 	snprintf(b->desc, sizeof(b->desc), "%.95s", sym);
+	/* Code has a line; a watched variable's address does not. */
+	if (kind < 2)
+		cmd_src_lookup(c->s, addr, false, &loc);
+	cmd_src_text(&loc, at, sizeof(at));
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_i64(c->out, "number", b->num);
 		jw_u64(c->out, "addr", addr);
 		jw_str(c->out, "symbol", sym);
+		cmd_src_json(c, &loc);
 		jw_end(c->out);
 	} else {
 		static const char *const what[] = { "Breakpoint", "Hardware breakpoint",
 						    "Watchpoint (write)", "Watchpoint (access)" };
-		OUT("%s %d at 0x%016llx %s\n", what[kind], b->num, (unsigned long long)addr, sym);
+		OUT("%s %d at 0x%016llx %s%s\n", what[kind], b->num, (unsigned long long)addr, sym, at);
 	}
 	return CMD_OK;
 }
@@ -710,7 +744,8 @@ const struct cmd_def cmd_exec_table[] = {
 	  "    `at gdb breakpoint` for gdb's), stepped. exits= is KVM's own count of every exit, live;\n"
 	  "    the part that reached vmdbg follows in parentheses. The last exit is named by what\n"
 	  "    vmdbg made of it: io, mmio, breakpoint, step, `completed int3 in userspace` (an\n"
-	  "    instruction PVM cannot emulate), ... A brief pause reads the registers.",
+	  "    instruction PVM cannot emulate), ... A brief pause reads the registers. With the\n"
+	  "    kernel's DWARF the RIP's source line follows its symbol (` at FILE:LINE`).",
 	  0, 0, NULL, CMD_F_VM, cmd_info_cpus },
 	{ "cpu", NULL, "cpu CPU", "set the current vCPU (the default for regs, x, bt, step, ...)",
 	  "cpu 1", NULL, 1, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_cpu },
@@ -721,9 +756,11 @@ const struct cmd_def cmd_exec_table[] = {
 	  "regs 0", NULL, 0, 1, "cpu", CMD_F_VM | CMD_F_CHECK, cmd_regs },
 	{ "set reg", NULL, "set reg [CPU] NAME=VALUE", "write one register (GPRs, rip, rflags, CRs, efer)",
 	  "set reg 0 rax=0x1234", NULL, 1, 2, "cpu regset|regset", CMD_F_VM | CMD_F_CHECK, cmd_set_reg },
-	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols", "bt 0",
+	{ "bt", "backtrace", "bt [CPU]", "frame-pointer backtrace with symbols and source lines", "bt 0",
 	  "    At a function's first instructions, before `mov %rsp,%rbp` has made its frame, and at\n"
-	  "    a `ret`, frame #1 is the return address on the stack: rbp is still the caller's frame.",
+	  "    a `ret`, frame #1 is the return address on the stack: rbp is still the caller's frame.\n"
+	  "    With the kernel's DWARF each frame ends ` at FILE:LINE` (a caller's: the line of its\n"
+	  "    call), and `(FUNC inlined at FILE:LINE)` inside an inlined function (see `list`).",
 	  0, 1,
 	  "cpu", CMD_F_VM | CMD_F_CHECK, cmd_bt },
 	{ "break", "b", "break ADDR", "software breakpoint (int3) at a virtual address or symbol",

@@ -8,6 +8,7 @@
 #include "emu/debug.h"
 #include "emu/disasm.h"
 #include "emu/pagewalk.h"
+#include "emu/srcline.h"
 #include "session.h"
 
 static int cpu_ctx(struct session *s, int cpu, struct pw_ctx *ctx)
@@ -498,8 +499,9 @@ static int cmd_writemem(struct cmd_ctx *c)
 static int cmd_sym(struct cmd_ctx *c)
 {
 	uint64_t addr, off = 0;
-	char buf[256];
+	char buf[256], at[600];
 	const struct symbol *sym;
+	struct src_loc loc = { 0 };
 	const char *arg = c->argv[0];
 	bool is_reg = arg[0] == '$';
 
@@ -529,6 +531,9 @@ static int cmd_sym(struct cmd_ctx *c)
 		sym = symtab_lookup_addr(&c->s->vm.syms, addr, &off);
 		snprintf(buf, sizeof(buf), "%s", arg);
 	}
+	if (c->s->vm.syms.nr)
+		cmd_src_lookup(c->s, addr, false, &loc);
+	cmd_src_text(&loc, at, sizeof(at));
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		if (is_reg) {
@@ -540,18 +545,19 @@ static int cmd_sym(struct cmd_ctx *c)
 		jw_u64(c->out, "offset", off);
 		jw_u64(c->out, "size", sym ? sym->size : 0);
 		jw_str(c->out, "type", sym ? (char[2]){ sym->type, 0 } : "");
+		cmd_src_json(c, &loc);
 		jw_end(c->out);
 	} else if (is_reg) {
 		OUT("%s = 0x%016llx = %s", arg, (unsigned long long)addr,
 		    sym ? buf : c->s->vm.syms.nr ? "no symbol" : "no symbols loaded");
 		if (sym)
 			OUT(" (%c, size %llu)", sym->type, (unsigned long long)sym->size);
-		OUT(" (cpu %d)\n", c->cs->cur_cpu);
+		OUT("%s (cpu %d)\n", at, c->cs->cur_cpu);
 	} else {
 		OUT("0x%016llx %s", (unsigned long long)addr, buf);
 		if (sym)
 			OUT(" (%c, size %llu)", sym->type, (unsigned long long)sym->size);
-		OUT("\n");
+		OUT("%s\n", at);
 	}
 	return CMD_OK;
 }
@@ -627,8 +633,19 @@ const struct cmd_def cmd_mem_table[] = {
 	  "writepmem 0x100000 90", NULL, 2, 2, NULL, CMD_F_CHECK, cmd_writemem },
 	{ "sym", "info symbol", "sym ADDR|NAME|$REG", "symbol lookup both ways (name+0xoff)",
 	  "sym handle_control_message",
-	  "    $REG is the current vCPU's register: `sym $rdi` prints `$rdi = 0x... = name+0xoff`.",
+	  "    $REG is the current vCPU's register: `sym $rdi` prints `$rdi = 0x... = name+0xoff`.\n"
+	  "    With the kernel's DWARF the address's source line follows (` at FILE:LINE`).",
 	  1, 1, "sym", CMD_F_CHECK, cmd_sym },
+	{ "list", NULL, "list [SYMBOL|ADDR|FILE:LINE]",
+	  "source lines from the kernel's DWARF around a function, an address or a line",
+	  "list tg_break_here",
+	  "    Ten numbered lines, `=>` at the current vCPU's pc. Without an argument: around the pc,\n"
+	  "    or on after the last listing while the vCPU has not run since (an empty line too).\n"
+	  "    SYMBOL: around the line that names the function (one inlined everywhere too); FILE:\n"
+	  "    a path the DWARF names or its tail (main.c:40). The DWARF is read from the symbols'\n"
+	  "    ELF when first asked; its paths are the build's, so the sources must be where they\n"
+	  "    were compiled. sym, bt, info cpus and breakpoint stops add ` at FILE:LINE` with it.",
+	  0, 1, "sym", CMD_F_REPEAT | CMD_F_CHECK, cmd_list },
 	{ "symbols load", "symbol-file", "symbols load FILE [SLIDE]",
 	  "symbols from an ELF (vmlinux, module, test guest) or a System.map",
 	  "symbols load build/guest/System.map",

@@ -155,6 +155,12 @@ struct cmd_state {
 	bool x_insn;
 	int x_cpu;
 	uint64_t x_pc, x_unparks;
+	/* The last `list`: a bare `list` goes on at list_next of list_file while list_cpu stands
+	 * at list_pc after list_unparks runs (or there is no vCPU); else it lists around the pc. */
+	bool list_on;
+	int list_cpu, list_next;
+	uint64_t list_pc, list_unparks;
+	char *list_file;
 
 	void *script; /* struct script_runner (script.c) */
 	void *repl;   /* struct repl_state (repl.c) */
@@ -257,6 +263,19 @@ struct cmd_mem_src {
 	bool phys;
 };
 uint64_t cmd_mem_read(void *opaque, uint64_t addr, void *dst, uint64_t len);
+
+/*
+ * Source lines (cmd_src.c): the line of PC in the kernel's DWARF (a return address: the line
+ * of the call before it), or L->file NULL when there is none. Never while the VM is held
+ * paused for it: the first lookup opens the DWARF.
+ */
+struct src_loc;
+void cmd_src_lookup(struct session *s, uint64_t pc, bool return_address, struct src_loc *l);
+/* " at FILE:LINE", with "(FUNC inlined at FILE:LINE)" in an inlined body; "" without a line. */
+void cmd_src_text(const struct src_loc *l, char *buf, size_t n);
+/* The same as JSON fields: file (as the text shows it), fullname, line, function, inlined. */
+void cmd_src_json(struct cmd_ctx *c, const struct src_loc *l);
+int cmd_list(struct cmd_ctx *c);
 
 /* Register by name (rax, rip, cr3, ...) of CPU; the VM paused by the caller. 0 or -errno. */
 int cmd_read_reg(struct session *s, int cpu, const char *name, uint64_t *val);

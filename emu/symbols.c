@@ -1,5 +1,7 @@
 #include "symbols.h"
 
+#include "srcline.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -346,6 +348,7 @@ void symtab_free(struct symtab *st)
 	free(st->by_name);
 	free(st->names);
 	free(st->path);
+	srcline_close(st->src);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -12,6 +12,8 @@ struct symbol {
 	char *name;
 };
 
+struct srcline;
+
 struct symtab {
 	struct symbol *syms; /* sorted by addr */
 	size_t nr;
@@ -19,6 +21,7 @@ struct symtab {
 	char *path;
 	size_t *by_name;     /* indices into syms, sorted by name (globals first among equals) */
 	char *names;         /* one allocation holding every symbol's name */
+	struct srcline *src; /* PATH's DWARF (emu/srcline.h): NULL until a source line is asked */
 };
 
 /* A symbol of unknown size covers at most this much past its address. */

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 declare -A SETS=(
-	[build]="gcc make pkg-config libelf-dev libreadline-dev libcmocka-dev zlib1g-dev libcapstone-dev"
+	[build]="gcc make pkg-config libelf-dev libreadline-dev libcmocka-dev zlib1g-dev libcapstone-dev libdw-dev"
 	[guest]="linux-source-6.1 flex bison bc libssl-dev libelf-dev busybox-static lz4 cpio xz-utils kmod gcc make"
 	[test]="gdb perl tmux python3 socat groff-base man-db"
 	[bench]="qemu-system-x86 socat bc python3"

@@ -26,7 +26,7 @@ FZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
 FZ_WERROR := -Werror
 # gm_ptr is wrapped so every pointer into guest RAM is checked (fuzz_common.c).
 FZ_LDFLAGS := -fsanitize=fuzzer $(FZ_SAN) -Wl,--wrap=gm_ptr
-FZ_LIBS   := -lelf -lreadline -lz -lm -lcapstone -lpthread
+FZ_LIBS   := -ldw -lelf -lreadline -lz -lm -lcapstone -lpthread
 
 LIB_SRCS := $(filter-out cli/main.c,$(wildcard emu/*.c virtio/*.c gdbstub/*.c cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/obj/%.o) $(FZ)/obj/emu/initrd_idle_elf.o

@@ -10,67 +10,21 @@
 
 #include <cmocka.h>
 
-#include "cli/cmd.h"
-#include "cli/cmd_priv.h"
-#include "cli/session.h"
+#include "cmd_fixture.h"
 
 #define RAM (4u << 20)
 
-struct fixture {
-	struct session *s;
-	void *ram;
-	struct cmd_out out;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	f->s = calloc(1, sizeof(*f->s));
-	f->ram = calloc(1, RAM);
-	gm_init_buf(&f->s->vm.mem, f->ram, RAM);
-	pthread_mutex_init(&f->s->vm.lock, NULL);
-	pthread_cond_init(&f->s->vm.cond, NULL);
-	f->s->vm.end_status = VM_END_NONE;
-	assert_int_equal(console_init(&f->s->console, &f->s->vm.mem), 0);
-	assert_int_equal(evloop_init(&f->s->loop), 0);
-	f->s->history = malloc(SESSION_HISTORY_CAP);
-	f->s->exit_status = -1;
-	cmd_session_init(f->s);
-	cmd_out_init(&f->out, false);
-	*state = f;
+	*state = cmd_fixture_new(RAM);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	cmd_out_free(&f->out);
-	cmd_session_free(f->s);
-	console_free(&f->s->console);
-	evloop_free(&f->s->loop);
-	free(f->s->history);
-	free(f->s);
-	free(f->ram);
-	free(f);
+	cmd_fixture_free(*state);
 	return 0;
 }
-
-/* Run LINE; return its result and leave the output in f->out. */
-static int run(struct fixture *f, const char *line)
-{
-	cmd_out_reset(&f->out);
-	return cmd_exec(f->s, line, &f->out);
-}
-
-#define EXPECT(line, res, substr)                                                             \
-	do {                                                                                  \
-		int _r = run(f, line);                                                        \
-		if (_r != (res) || !f->out.buf || !strstr(f->out.buf, substr))                \
-			fail_msg("'%s': got %d \"%s\", want %d and \"%s\"", line, _r,         \
-				 f->out.buf ? f->out.buf : "", res, substr);                  \
-	} while (0)
 
 static void test_split(void **state)
 {
@@ -96,7 +50,7 @@ static void test_split(void **state)
 
 static void test_unknown_and_usage(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 
 	EXPECT("frobnicate", CMD_ERR, "unknown command 'frobnicate'");
 	EXPECT("vq frob", CMD_ERR, "vq: unknown sub-command 'frob' (list, dump)");
@@ -104,13 +58,13 @@ static void test_unknown_and_usage(void **state)
 	EXPECT("vq dump", CMD_ERR, "missing arguments (usage: vq dump Q");
 	EXPECT("quit now", CMD_ERR, "too many arguments");
 	EXPECT("echo \"unterminated", CMD_ERR, "parse error: unterminated");
-	assert_int_equal(run(f, ""), CMD_OK);
-	assert_int_equal(run(f, "   # comment"), CMD_OK);
+	assert_int_equal(cmd_fixture_run(f, ""), CMD_OK);
+	assert_int_equal(cmd_fixture_run(f, "   # comment"), CMD_OK);
 }
 
 static void test_argument_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 
 	EXPECT("vq dump 9", CMD_ERR, "vq dump: queue 9 does not exist (device has 8)");
 	EXPECT("vq dump x", CMD_ERR, "queue 'x' is not a number");
@@ -179,7 +133,7 @@ static void test_argument_errors(void **state)
 
 static void test_state_commands(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 
 	/* The device is not set up by any driver: a control message waits for a guest buffer. */
 	EXPECT("ctl send PORT_ADD 1", CMD_OK, "queued PORT_ADD id=1 value=1");
@@ -239,13 +193,13 @@ static void test_state_commands(void **state)
 	EXPECT("xp/1s 0x1000", CMD_OK, "\"ABCD\"");
 	EXPECT("xp/4c 0x1000", CMD_OK, "'A' 'B' 'C' 'D'");
 	EXPECT("xp/1dw 0x1000", CMD_OK, "1145258561");
-	assert_int_equal(run(f, "quit"), CMD_QUIT);
+	assert_int_equal(cmd_fixture_run(f, "quit"), CMD_QUIT);
 }
 
 /* A snapshot load leaves a marker in `ctl log`, text and JSON; the newest 64 are kept. */
 static void test_snapshot_marker_in_ctl_log(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	char name[32];
 
 	cmd_note_snapshot_loaded(f->s, "probe.snap");
@@ -259,14 +213,14 @@ static void test_snapshot_marker_in_ctl_log(void **state)
 	}
 	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s69.snap ---");
 	EXPECT("ctl log", CMD_OK, "--- snapshot loaded s6.snap ---");
-	run(f, "ctl log");
+	cmd_fixture_run(f, "ctl log");
 	assert_null(strstr(f->out.buf, "probe.snap"));
 	assert_null(strstr(f->out.buf, "s5.snap"));
 }
 
 static void test_json(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 
 	EXPECT("json port list", CMD_OK, "{\"return\":[{\"id\":0,\"name\":\"ktstr-console\"");
 	assert_non_null(strstr(f->out.buf, "\"guest_open\":false"));
@@ -315,7 +269,7 @@ static void test_json(void **state)
 
 static void test_help(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	const struct cmd_def *tabs[] = { cmd_exec_table, cmd_mem_table, cmd_virtio_table,
 					 cmd_inject_table, cmd_trace_table, cmd_script_table };
 	const int *counts[] = { &cmd_exec_count, &cmd_mem_count, &cmd_virtio_count,
@@ -347,7 +301,7 @@ static void test_help(void **state)
 
 static void test_monitor(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	char *out = NULL;
 
 	cmd_monitor(f->s, "wait console foo 1s", &out);
@@ -374,7 +328,7 @@ static bool has(char **c, int n, const char *want)
 
 static void test_complete(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	char *c[64];
 	int n;
 
@@ -463,10 +417,10 @@ static void done(struct session *s, void *o, int r, const char *m)
 
 static void test_wait_console(void **state)
 {
-	struct fixture *f = *state;
+	struct cmd_fixture *f = *state;
 	const char *text = "tg: booting\ntg: vcon ready\n";
 
-	assert_int_equal(run(f, "wait console 'vcon (ready|up)' 10s"), CMD_WAIT);
+	assert_int_equal(cmd_fixture_run(f, "wait console 'vcon (ready|up)' 10s"), CMD_WAIT);
 	cmd_wait_set_done(f->s, done, NULL);
 	assert_int_equal(done_result, -1);
 	memcpy(f->s->history, text, strlen(text));
@@ -476,7 +430,7 @@ static void test_wait_console(void **state)
 	assert_false(cmd_wait_pending(f->s));
 	/* The next wait only sees what comes after the match. */
 	done_result = -1;
-	assert_int_equal(run(f, "wait console 'vcon ready' 1ms"), CMD_WAIT);
+	assert_int_equal(cmd_fixture_run(f, "wait console 'vcon ready' 1ms"), CMD_WAIT);
 	cmd_wait_set_done(f->s, done, NULL);
 	assert_int_equal(done_result, -1);
 	usleep(5000);

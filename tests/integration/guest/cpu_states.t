@@ -61,15 +61,15 @@ if kvm_lacks sw-breakpoint; then
 	skip "at breakpoint: $KVM_LACKS_WHY"
 	skip "last exit of a breakpoint: $KVM_LACKS_WHY"
 else
-	like "$TMP/loop.lf" '^\* CPU #0: at breakpoint 1 +rip=0x[0-9a-f]+ tg_break_here .*last exit: breakpoint$' \
-		"the vCPU that hit breakpoint 1 is 'at breakpoint 1', its last exit 'breakpoint'"
+	like "$TMP/loop.lf" '^\* CPU #0: at breakpoint 1 +rip=0x[0-9a-f]+ tg_break_here at ([^ ]*/)?tests/guest/main\.c:[0-9]+ mode=.*last exit: breakpoint$' \
+		"the vCPU that hit breakpoint 1 is 'at breakpoint 1' at its source line, its last exit 'breakpoint'"
 	unlike "$TMP/loop.lf" 'internal_error' "... never internal_error"
 fi
 if kvm_lacks sw-breakpoint; then
 	skip "sym \$rip at a breakpoint: $KVM_LACKS_WHY"
 else
-	like "$TMP/loop.lf" '^\$rip = 0xffffffff[0-9a-f]{8} = tg_break_here \([A-Za-z], size [0-9]+\) \(cpu 0\)$' \
-		"sym \$rip: the register's value first, then the symbol it is in"
+	like "$TMP/loop.lf" '^\$rip = 0xffffffff[0-9a-f]{8} = tg_break_here \([A-Za-z], size [0-9]+\) at ([^ ]*/)?tests/guest/main\.c:[0-9]+ \(cpu 0\)$' \
+		"sym \$rip: the register's value first, then the symbol it is in and its source line"
 fi
 if kvm_lacks sw-breakpoint; then
 	skip "json info cpus at a breakpoint: $KVM_LACKS_WHY"
