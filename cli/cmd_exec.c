@@ -38,7 +38,7 @@ static int cmd_pause(struct cmd_ctx *c)
 	}
 	if (c->check)
 		return CMD_OK;
-	c->cs->x_insn = false;
+	c->cs->x_here.valid = false;
 	adopt_break_on(c);
 	if (debug_stop_all(&c->s->vm))
 		return cmd_error(c, "pause: cannot stop the vCPUs: %s", strerror(ENOMEM));
@@ -81,7 +81,7 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 
 	if (refused_while_gdb_holds(c, "resume", "continue"))
 		return CMD_ERR;
-	c->cs->x_insn = false;
+	c->cs->x_here.valid = false;
 
 	/*
 	 * A script can resume before the event loop has turned the current stop into its
@@ -165,7 +165,7 @@ static int cmd_step(struct cmd_ctx *c)
 		return CMD_OK;
 	if (refused_while_gdb_holds(c, "step", "stepi"))
 		return CMD_ERR;
-	c->cs->x_insn = false;
+	c->cs->x_here.valid = false;
 	adopt_break_on(c);
 	if (debug_stop_all(vm))
 		return cmd_error(c, "step: cannot stop the vCPUs");
@@ -479,7 +479,7 @@ void cmd_take_debug_stop(struct cmd_state *cs)
 	struct debug_event ev;
 	bool ours = false;
 
-	cs->x_insn = false;
+	cs->x_here.valid = false;
 	for (int i = 0; i < CMD_MAX_BPS; i++)
 		ours |= cs->bps[i].used;
 	/* With no REPL breakpoint the stop belongs to gdb: leave its event alone. */

@@ -174,10 +174,11 @@ static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const
 	struct cmd_state *cs = c->cs;
 	struct vm *vm = &c->s->vm;
 	struct cmd_mem_src src = { c->s, cs->cur_cpu, phys };
-	bool have_cpu = cs->cur_cpu < vm->ncpus, have_pc = false;
+	bool have_cpu = cs->cur_cpu < vm->ncpus;
+	struct cmd_here here = { .cpu = cs->cur_cpu };
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	uint64_t addr = 0, pc = 0, unparks = 0;
+	uint64_t addr = 0;
 	int mode = 64, r;
 	struct disasm d;
 
@@ -196,23 +197,19 @@ static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const
 		    vm_get_sregs(vm, cs->cur_cpu, &sregs) == 0) {
 			mode = insn_mode_bits(&sregs);
 			/* The linear address: outside long mode CS has a base. */
-			pc = regs.rip + (mode == 64 ? 0 : sregs.cs.base);
-			have_pc = true;
+			here.pc = regs.rip + (mode == 64 ? 0 : sregs.cs.base);
+			here.valid = true;
 		}
-		unparks = vm_vcpu_unparks(vm, cs->cur_cpu);
+		here.unparks = vm_vcpu_unparks(vm, cs->cur_cpu);
 	}
-	if (!arg && !have_pc) {
+	if (!arg && !here.valid) {
 		if (have_cpu)
 			cmd_resume_brief(c);
 		return cmd_error(c, "%s: cannot read cpu %d's pc", c->def->name, cs->cur_cpu);
 	}
-	if (!arg) {
-		/* The vCPU has not run since the last x/i: go on where it ended, as an empty line does. */
-		bool on = cs->x_insn && !cs->x_phys && cs->x_cpu == cs->cur_cpu && cs->x_pc == pc &&
-			  cs->x_unparks == unparks;
-
-		addr = on ? cs->x_next : pc;
-	}
+	/* The vCPU has not run since the last x/i: go on where it ended, as an empty line does. */
+	if (!arg)
+		addr = !cs->x_phys && cmd_here_same(&cs->x_here, &here) ? cs->x_next : here.pc;
 	/* Code above 4 GiB is 64-bit code, whatever the vCPU runs now (a 32-bit boot stub). */
 	if (addr > UINT32_MAX)
 		mode = 64;
@@ -239,7 +236,7 @@ static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const
 		jw_arr(c->out, "values");
 	}
 	/* The pc is virtual: a physical listing marks nothing. */
-	print_insns(c, &d, have_pc && !phys, pc);
+	print_insns(c, &d, here.valid && !phys, here.pc);
 	if (c->json) {
 		jw_end(c->out);
 		jw_u64(c->out, "next", d.next);
@@ -259,10 +256,7 @@ static int cmd_x_insns(struct cmd_ctx *c, const struct xfmt *x, bool phys, const
 	cs->x_next = d.next;
 	snprintf(cs->x_fmt, sizeof(cs->x_fmt), "/%ui", x->count);
 	cs->x_phys = phys;
-	cs->x_insn = true;
-	cs->x_cpu = cs->cur_cpu;
-	cs->x_pc = pc;
-	cs->x_unparks = unparks;
+	cs->x_here = here;
 	disasm_free(&d);
 	return CMD_OK;
 }
@@ -385,7 +379,7 @@ static int cmd_x(struct cmd_ctx *c)
 	snprintf(c->cs->x_fmt, sizeof(c->cs->x_fmt), "/%u%c%c", x.count, x.format,
 		 x.size == 1 ? 'b' : x.size == 2 ? 'h' : x.size == 4 ? 'w' : 'g');
 	c->cs->x_phys = phys;
-	c->cs->x_insn = false;
+	c->cs->x_here.valid = false;
 	free(buf);
 	return CMD_OK;
 }

@@ -112,6 +112,22 @@ struct log_mark {
 	char file[512];
 };
 
+/*
+ * Where a vCPU stood when a listing (x/i, list) was made: its pc and how often it had left a
+ * pause to run (vm_vcpu_unparks). The same again: it has not run since, and a bare x/i or
+ * list goes on after that listing.
+ */
+struct cmd_here {
+	bool valid;
+	int cpu;
+	uint64_t pc, unparks;
+};
+
+static inline bool cmd_here_same(const struct cmd_here *a, const struct cmd_here *b)
+{
+	return a->valid && b->valid && a->cpu == b->cpu && a->pc == b->pc && a->unparks == b->unparks;
+}
+
 struct cmd_state {
 	struct session *s;
 	int cur_cpu;
@@ -149,17 +165,14 @@ struct cmd_state {
 	uint64_t x_next;
 	char x_fmt[24];
 	bool x_phys;
-	/* The last x was x/i of x_cpu, when that vCPU stood at x_pc after x_unparks runs: an
-	 * x/i without an address goes on at x_next while the vCPU has not run since. A pause,
-	 * resume, step or breakpoint stop clears x_insn: after a stop x/i starts at the pc. */
-	bool x_insn;
-	int x_cpu;
-	uint64_t x_pc, x_unparks;
-	/* The last `list`: a bare `list` goes on at list_next of list_file while list_cpu stands
-	 * at list_pc after list_unparks runs (or there is no vCPU); else it lists around the pc. */
-	bool list_on;
-	int list_cpu, list_next;
-	uint64_t list_pc, list_unparks;
+	/* Where the vCPU stood at the last x/i: an x/i without an address goes on at x_next
+	 * while it still stands there. A pause, resume, step or breakpoint stop clears it: after
+	 * a stop x/i starts at the pc. */
+	struct cmd_here x_here;
+	/* Where the vCPU stood at the last `list`: a bare `list` goes on at list_next of
+	 * list_file while it still stands there (or there is no vCPU); else around the pc. */
+	struct cmd_here list_here;
+	int list_next;
 	char *list_file;
 
 	void *script; /* struct script_runner (script.c) */

@@ -82,21 +82,20 @@ static bool file_line_arg(const char *arg, char *file, size_t n, int *line)
 	return true;
 }
 
-/* The current vCPU's pc, and how often it has run: a bare `list` goes on while both hold. */
-static bool current_pc(struct cmd_ctx *c, uint64_t *pc, uint64_t *unparks)
+/* Where the current vCPU stands (H->valid false without one). */
+static void current_here(struct cmd_ctx *c, struct cmd_here *h)
 {
 	struct vm *vm = &c->s->vm;
 	struct kvm_regs r;
-	bool ok;
 
-	if (c->cs->cur_cpu >= vm->ncpus)
-		return false;
+	*h = (struct cmd_here){ .cpu = c->cs->cur_cpu };
+	if (h->cpu >= vm->ncpus)
+		return;
 	cmd_pause_brief(c);
-	ok = vm_get_regs(vm, c->cs->cur_cpu, &r) == 0;
-	*pc = r.rip;
-	*unparks = vm_vcpu_unparks(vm, c->cs->cur_cpu);
+	h->valid = vm_get_regs(vm, h->cpu, &r) == 0;
+	h->pc = r.rip;
+	h->unparks = vm_vcpu_unparks(vm, h->cpu);
 	cmd_resume_brief(c);
-	return ok;
 }
 
 /* A listing: LIST_LINES lines of FILE from FIRST, the pc's line marked. */
@@ -216,18 +215,16 @@ int cmd_list(struct cmd_ctx *c)
 {
 	struct cmd_state *cs = c->cs;
 	struct listing l = { 0 };
+	struct cmd_here here;
 	struct src_loc at;
-	uint64_t pc = 0, unparks = 0;
-	bool have_pc, go_on;
+	bool go_on;
 	int r;
 
 	if (c->check)
 		return list_check(c);
-	have_pc = current_pc(c, &pc, &unparks);
-	go_on = cs->list_on && cs->list_file &&
-		(!have_pc ||
-		 (cs->list_cpu == cs->cur_cpu && cs->list_pc == pc && cs->list_unparks == unparks));
-	if (list_where(c, have_pc, pc, go_on, &l))
+	current_here(c, &here);
+	go_on = cs->list_file && (!here.valid || cmd_here_same(&cs->list_here, &here));
+	if (list_where(c, here.valid, here.pc, go_on, &l))
 		return CMD_ERR;
 	r = srcline_read(l.file, l.first, LIST_LINES, &l.text);
 	if (r == -ENOENT)
@@ -242,8 +239,8 @@ int cmd_list(struct cmd_ctx *c)
 		free(l.file);
 		return CMD_ERR;
 	}
-	if (have_pc) {
-		cmd_src_lookup(c->s, pc, false, &at);
+	if (here.valid) {
+		cmd_src_lookup(c->s, here.pc, false, &at);
 		if (at.file && strcmp(at.file, l.file) == 0)
 			l.pc_line = at.line;
 	}
@@ -251,10 +248,7 @@ int cmd_list(struct cmd_ctx *c)
 	free(cs->list_file);
 	cs->list_file = l.file;
 	cs->list_next = l.first + l.text.n;
-	cs->list_on = true;
-	cs->list_cpu = cs->cur_cpu;
-	cs->list_pc = pc;
-	cs->list_unparks = unparks;
+	cs->list_here = here;
 	src_text_free(&l.text);
 	return CMD_OK;
 }
