@@ -7,6 +7,7 @@
 #   scripts/deps.sh bench   what make bench compares against (QEMU)
 #   scripts/deps.sh fuzz    clang with libFuzzer
 #   scripts/deps.sh hwkvm   what scripts/hwkvm.sh needs to boot L1, the nested-KVM machine
+#   scripts/deps.sh --packages NAME...   these packages (hwkvm.sh: its own QEMU's libraries)
 set -euo pipefail
 
 declare -A SETS=(
@@ -15,10 +16,15 @@ declare -A SETS=(
 	[test]="gdb perl tmux python3 socat groff-base man-db"
 	[bench]="qemu-system-x86 socat bc python3"
 	[fuzz]="clang libclang-rt-14-dev llvm"
-	[hwkvm]="qemu-system-x86 busybox-static kmod xz-utils"
+	[hwkvm]="busybox-static kmod xz-utils"
 )
 
 want=()
+if [[ ${1:-} == --packages ]]; then
+	shift
+	SETS[--packages]="$*"
+	set -- --packages
+fi
 for set in "${@:-build}"; do
 	[[ -n "${SETS[$set]:-}" ]] || { echo "deps.sh: unknown set '$set' (build, guest, test, bench, fuzz, hwkvm)" >&2; exit 2; }
 	for pkg in ${SETS[$set]}; do

@@ -75,8 +75,7 @@ export LC_ALL=C
 OUT=build/hwkvm
 mkdir -p "$OUT"
 
-scripts/deps.sh hwkvm >&2 || die "scripts/deps.sh hwkvm could not install QEMU, busybox-static, kmod"
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (package qemu-system-x86)"
+scripts/deps.sh hwkvm >&2 || die "scripts/deps.sh hwkvm could not install busybox-static, kmod, xz-utils"
 
 # Modules L1 needs: the 9p shares over virtio-pci, and KVM for AMD SVM.
 L1_MODULES="virtio_pci 9pnet_virtio 9p kvm_amd"
@@ -145,9 +144,76 @@ prepare_initramfs() {
 	echo "$key" >"$OUT/.initramfs.stamp"
 }
 
+# --- L1's emulator ----------------------------------------------------------------------
+# QEMU 7.2 (bookworm's own) proved a poor host for nested SVM here: L1 panicked or wedged
+# four to six times in each tier run, and debug registers never fired in the nested guest.
+# QEMU 10.0 (trixie's own, bookworm-backports) runs the same tier without those failures,
+# with working debug registers, and faster. So: the distribution's QEMU if it is 10 or
+# newer, else the backport, downloaded and unpacked under build/hwkvm/qemu (never installed)
+# with its libraries installed from the distribution. HWKVM_QEMU names another binary.
+QEMU_MIN=10
+# qemu_major VERSION: the upstream major of a Debian version such as 1:7.2+dfsg-7.
+qemu_major() {
+	local v=${1#*:}
+	echo "${v%%.*}"
+}
+
+prepare_qemu() {
+	if [[ -n ${HWKVM_QEMU:-} ]]; then
+		[[ -x $HWKVM_QEMU ]] || die "HWKVM_QEMU: '$HWKVM_QEMU' is not an executable file"
+		QEMU=("$HWKVM_QEMU")
+		return
+	fi
+	local sys
+	sys=$(candidate_version qemu-system-x86)
+	if [[ -n $sys && $(qemu_major "$sys") -ge $QEMU_MIN ]]; then
+		scripts/deps.sh --packages qemu-system-x86 >&2 || die "scripts/deps.sh could not install qemu-system-x86"
+		QEMU=(qemu-system-x86_64)
+		return
+	fi
+	local codename apt=$project/$OUT/apt dest=$project/$OUT/qemu ver key tmp
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[[ -n $codename ]] || die "/etc/os-release names no VERSION_CODENAME: cannot tell which backports suite has QEMU $QEMU_MIN"
+	# A private apt state for the one suite: the host's sources and status stay untouched.
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${HWKVM_MIRROR:-http://deb.debian.org/debian} $codename-backports main" >"$apt/sources.list"
+	: >"$apt/status"
+	local -a aptopts=(-q -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "Dir::State::Status=$apt/status")
+	[[ $(id -u) -ne 0 ]] || aptopts+=(-o APT::Sandbox::User=root)
+	if ! find "$apt/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 | grep -q .; then
+		apt-get "${aptopts[@]}" update >"$apt/update.log" 2>&1 ||
+			die "apt-get update of $codename-backports failed (see $apt/update.log); or set HWKVM_QEMU to a QEMU $QEMU_MIN binary"
+	fi
+	ver=$(apt-cache "${aptopts[@]}" show --no-all-versions qemu-system-x86 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	[[ -n $ver ]] || die "$codename-backports has no qemu-system-x86 (need QEMU $QEMU_MIN or newer; or set HWKVM_QEMU)"
+	[[ $(qemu_major "$ver") -ge $QEMU_MIN ]] || die "$codename-backports has qemu-system-x86 $ver, older than $QEMU_MIN (set HWKVM_QEMU)"
+	key="qemu-system-x86=$ver"
+	if [[ ! -f $dest/.stamp || "$(cat "$dest/.stamp")" != "$key" || ! -x $dest/usr/bin/qemu-system-x86_64 ]]; then
+		echo "hwkvm: fetching QEMU $ver from $codename-backports for L1" >&2
+		tmp=$project/$OUT/qemu.tmp
+		rm -rf "$tmp" "$dest"
+		mkdir -p "$tmp"
+		(cd "$tmp" && apt-get "${aptopts[@]}" download "qemu-system-x86=$ver" "qemu-system-data=$ver") >"$tmp/download.log" 2>&1 ||
+			die "apt-get download of QEMU $ver failed (see $tmp/download.log)"
+		for deb in "$tmp"/*.deb; do
+			dpkg-deb -x "$deb" "$dest" || die "dpkg-deb -x $deb failed"
+		done
+		# Its libraries and firmware come from the distribution; its own QEMU packages do not.
+		dpkg-deb -f "$tmp"/qemu-system-x86_*.deb Depends | tr ',|' '\n\n' | sed -E 's/^ *//; s/[ :].*//' |
+			grep -v '^qemu-' | sort -u >"$dest/.depends"
+		rm -rf "$tmp"
+		echo "$key" >"$dest/.stamp"
+	fi
+	# shellcheck disable=SC2046
+	scripts/deps.sh --packages $(cat "$dest/.depends") >&2 || die "scripts/deps.sh could not install QEMU $ver's libraries"
+	QEMU=("$dest/usr/bin/qemu-system-x86_64" -L "$dest/usr/share/qemu")
+}
+
 # Two runs sharing build/hwkvm wait for each other's preparation.
 exec 9>"$OUT/.lock"
 flock 9
+prepare_qemu
 prepare_kernel
 prepare_initramfs
 flock -u 9
@@ -169,8 +235,8 @@ trap 'rm -rf "$run"' EXIT
 } >"$run/cmd.sh"
 
 # L1's console carries kernel errors and the command's output; CRs from its tty go.
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" -M pc
-	-display none -vga none -no-reboot -nic none -monitor none -serial stdio
+qemu=("${QEMU[@]}" -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" -M pc
+	-display none -vga none -audio none -no-reboot -nic none -monitor none -serial stdio
 	-kernel "$OUT/vmlinuz" -initrd "$OUT/initramfs.cpio"
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 hwkvm.project=$project hwkvm.run=$run"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"

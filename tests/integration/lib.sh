@@ -28,13 +28,19 @@ tap_cleanup() {
 		rm -rf "$TMP"
 		TMP=$VMDBG_TEST_KEEP/${TMP##*/}
 	fi
-	if ((_tap_failed)); then echo "# failed: this test's files are kept in $TMP"; else rm -rf "$TMP"; fi
+	if ((_tap_failed)); then echo "# failed: this test's files are kept in $TMP" >&2; else rm -rf "$TMP"; fi
 }
-diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*"; }
+# To stderr, as Test::More does: prove shows it without -v, so a failure explains itself in
+# every tier's log (the hwkvm tier's L1 keeps no other trace of it).
+diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*" >&2; }
 ok() { # ok CONDITION-EXIT-STATUS NAME
 	local st=$1; shift
 	_tap_n=$((_tap_n + 1))
-	if [[ $st -eq 0 ]]; then echo "ok $_tap_n - $*"; else echo "not ok $_tap_n - $*"; _tap_failed=1; fi
+	if [[ $st -eq 0 ]]; then echo "ok $_tap_n - $*"; else
+		echo "not ok $_tap_n - $*"
+		echo "#   Failed test $_tap_n - $*" >&2
+		_tap_failed=1
+	fi
 	return "$st"
 }
 is() { # is GOT WANT NAME

@@ -13,7 +13,11 @@
 # unpacking (tens of seconds emulated) before opening /dev/console, and the driver's
 # handshake makes hvc0 meanwhile. With the uncompressed one the kernel gets there first
 # (about 1 s after the driver's probe; the handshake takes about 5 s here) and /dev/console
-# is ttyS0.
+# is ttyS0. On a KVM that runs the guest at full speed (hardware, nested SVM) the unpacking
+# is quick too and the kernel may still get there first: the session stops at
+# console_on_rootfs (a hardware breakpoint) to see which came first, and where hvc0 came
+# second the SysRq check is skipped with that finding (userspace.t checks SysRq through a
+# shell that opens hvc0).
 source "$(dirname "$0")/../lib.sh"
 plan 19
 LINUX_INITRD=$GUEST_DIR/initramfs.cpio.gz
@@ -43,6 +47,12 @@ with open(out, "wb", buffering=0) as f:
             s.sendall(open(trigger, "rb").read()); sent = True
 PY
 cat >"$TMP/session.vmdbg" <<'EOF2'
+# Where /dev/console points is decided here: hvc0 if the driver has registered it by now.
+hbreak console_on_rootfs
+wait stop 900s
+echo MARK at console_on_rootfs
+delete 1
+resume
 # The console port is open once the driver has made hvc0 and answered PORT_OPEN(0, 1).
 wait ctl PORT_OPEN 0 900s
 handshake
@@ -83,15 +93,24 @@ if grep -q 'Linux version' "$P0"; then diag "port 0 carried the log buffer's rep
 # Host -> guest on port 0: Ctrl-O h, once the kernel has opened /dev/console for PID 1.
 wait_for "$TMP/linux" 'Run /idle as init process' 600
 ok $? "the kernel starts PID 1"
-run_order=$(grep -n -m1 'Run /idle as init process' "$TMP/linux" | cut -d: -f1)
+rootfs_order=$(grep -n -m1 '^MARK at console_on_rootfs' "$TMP/linux" | cut -d: -f1)
 hvc_order=$(grep -n -m1 'printk: console \[hvc0\] enabled' "$TMP/linux" | cut -d: -f1)
-ok $((${hvc_order:-1000000} >= ${run_order:-0})) "hvc0 is registered before PID 1 starts, so /dev/console is hvc0"
-unlike "$TMP/linux" 'unable to open an initial console' "... and the kernel opened it"
+[[ -n $rootfs_order && -n $hvc_order ]]
+ok $? "the session stopped at console_on_rootfs, and hvc0 was registered (before or after it)"
+unlike "$TMP/linux" 'unable to open an initial console' "... and the kernel opened /dev/console"
 printf '\x0fh' >"$TMP/send"
-wait_for "$P0" 'sysrq: HELP' 60
-ok $? "Ctrl-O h from the host on port 0 makes the kernel print its SysRq help through hvc0"
-kill -QUIT "$VM_PID"
-wait_for "$TMP/linux" 'port 0 ktstr-console: .* rx 2 bytes' 30
+if ((${hvc_order:-1000000} < ${rootfs_order:-0})); then
+	diag "hvc0 was registered before console_on_rootfs: /dev/console is hvc0"
+	wait_for "$P0" 'sysrq: HELP' 60
+	ok $? "Ctrl-O h from the host on port 0 makes the kernel print its SysRq help through hvc0"
+else
+	skip "SysRq through hvc0: the driver registered hvc0 after the kernel opened /dev/console (console_on_rootfs), so /dev/console is ttyS0, no process has hvc0 open and hvc drops its input (userspace.t checks SysRq through a shell on hvc0)"
+fi
+# SIGQUIT's state dump counts each port's received bytes; asked again until they are in.
+for ((i = 0; i < 15; i++)); do
+	kill -QUIT "$VM_PID"
+	wait_for "$TMP/linux" 'port 0 ktstr-console: .* rx 2 bytes' 2 && break
+done
 ok $? "... the two host bytes went through port 0's receive queue"
 unlike "$TMP/linux" 'Kernel panic|KVM cannot emulate' "no panic and no unhandled instruction"
 kill -0 "$VM_PID" 2>/dev/null
