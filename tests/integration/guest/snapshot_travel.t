@@ -58,7 +58,7 @@ EOF
 run_vm "$TMP/restore" 60 --restore ../k/early.snap --trace ctl:"$TMP/trace.log" --script restore.vmdbg
 is "$RC" 0 "restored from another directory, rewound, saved again"
 like "$TMP/restore.lf" '^0xffffffff[0-9a-f]+ tg_break_here \(T' "the restored session has the kernel's symbols (sym)"
-like "$TMP/restore.lf" '^\* CPU #0: .* rip=0x[0-9a-f]+ [A-Za-z_][A-Za-z0-9_.]*(\+0x[0-9a-f]+)?( at [^ ]+:[0-9]+)? mode=' "info cpus names the vCPU's function (and its source line)"
+like "$TMP/restore.lf" '^\* CPU #0: .* rip=0x[0-9a-f]+ [A-Za-z_][A-Za-z0-9_.]*(\+0x[0-9a-f]+)?( at [^ ]+:[0-9]+( \([^)]* inlined at [^ ]+:[0-9]+\))?)? mode=' "info cpus names the vCPU's function (and its source line, and where it was inlined)"
 unlike "$TMP/restore.lf" 'not readable' "the kernel was found by its absolute path"
 like "$TMP/restore.lf" '^queued PORT_OPEN id=1 value=1$' "ctl send after the handshake: no note"
 like "$TMP/restore.lf" "^kernel:  $TMP/k/guest.elf \\(build-id $ID\\)\$" \
