@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd_priv.h"
 #include "emu/profile.h"
@@ -369,3 +370,66 @@ const struct cmd_def cmd_profile_table[] = {
 	  "profile svg boot.svg", NULL, 1, 1, "path", CMD_F_VM | CMD_F_CHECK, cmd_profile_svg },
 };
 const int cmd_profile_count = sizeof(cmd_profile_table) / sizeof(cmd_profile_table[0]);
+
+/* --- --profile FILE: the whole run ---------------------------------------------------------- */
+
+/* Runs LINE + " \"PATH\"" (PATH quoted for cmd_split); the output's first line into MSG. */
+static int run_with_path(struct session *s, const char *line, const char *path, char *msg,
+			 size_t n)
+{
+	char buf[4200];
+	size_t o = (size_t)snprintf(buf, sizeof(buf), "%s \"", line);
+	struct cmd_out out;
+	int r;
+
+	for (const char *p = path; *p && o < sizeof(buf) - 3; p++) {
+		if (*p == '"' || *p == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *p;
+	}
+	snprintf(buf + o, sizeof(buf) - o, "\"");
+	cmd_out_init(&out, false);
+	r = cmd_exec(s, buf, &out);
+	snprintf(msg, n, "%.*s", (int)strcspn(out.buf ? out.buf : "", "\n"), out.buf ? out.buf : "");
+	cmd_out_free(&out);
+	return r == CMD_OK ? 0 : -EINVAL;
+}
+
+int cmd_profile_run_check(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+
+	/* Made before the guest starts: a run of minutes must not learn at its end that FILE
+	 * cannot be written. */
+	if (!f)
+		return snprintf(err, errlen, "--profile %s: cannot write it: %s", path, strerror(errno)),
+		       -EINVAL;
+	fclose(f);
+	return 0;
+}
+
+int cmd_profile_run_start(struct session *s, const char *path, char *err, size_t errlen)
+{
+	struct cmd_out out;
+	int r;
+
+	cmd_out_init(&out, false);
+	r = cmd_exec(s, "profile start", &out);
+	if (r != CMD_OK)
+		snprintf(err, errlen, "--profile %s: %.*s", path,
+			 (int)strcspn(out.buf ? out.buf : "", "\n"), out.buf ? out.buf : "");
+	cmd_out_free(&out);
+	return r == CMD_OK ? 0 : -EINVAL;
+}
+
+int cmd_profile_run_end(struct session *s, const char *path, char *msg, size_t n)
+{
+	size_t len = strlen(path);
+	bool svg = len >= 4 && !strcasecmp(path + len - 4, ".svg");
+	struct cmd_out out;
+
+	cmd_out_init(&out, false);
+	cmd_exec(s, "profile stop", &out); /* a `profile stop` typed earlier leaves nothing to stop */
+	cmd_out_free(&out);
+	return run_with_path(s, svg ? "profile svg" : "profile folded", path, msg, n);
+}
