@@ -91,6 +91,21 @@ static void keys_free(struct keys *k)
 	k->n = k->cap = 0;
 }
 
+/* One key per sample from ADD, then merged: *TOTAL is the number of samples. */
+static int keys_collect(const struct prof_stream *s, int ns, sample_fn add, struct keys *k,
+			uint64_t *total)
+{
+	int r = each_sample(s, ns, add, k);
+
+	if (r) {
+		keys_free(k);
+		return r;
+	}
+	*total = k->n;
+	keys_merge(k);
+	return 0;
+}
+
 /* --- top functions -------------------------------------------------------------------- */
 
 static int add_leaf(void *ctx, const uint64_t *pcs, unsigned depth, unsigned cpl)
@@ -116,15 +131,12 @@ int prof_table_build(const struct prof_stream *s, int ns, prof_name_fn name, voi
 		     struct prof_table *t)
 {
 	struct keys k = { .name = name, .opaque = opaque };
-	int r = each_sample(s, ns, add_leaf, &k);
+	int r;
 
 	memset(t, 0, sizeof(*t));
-	if (r) {
-		keys_free(&k);
+	r = keys_collect(s, ns, add_leaf, &k, &t->total);
+	if (r)
 		return r;
-	}
-	t->total = k.n;
-	keys_merge(&k);
 	qsort(k.v, k.n, sizeof(*k.v), by_count);
 	t->rows = k.v;
 	t->n = k.n;
@@ -176,15 +188,12 @@ int prof_fold(const struct prof_stream *s, int ns, prof_name_fn name, void *opaq
 	      struct prof_folded *f)
 {
 	struct keys k = { .name = name, .opaque = opaque };
-	int r = each_sample(s, ns, add_stack, &k);
+	int r;
 
 	memset(f, 0, sizeof(*f));
-	if (r) {
-		keys_free(&k);
+	r = keys_collect(s, ns, add_stack, &k, &f->total); /* every key has cpl 0: sorted by stack */
+	if (r)
 		return r;
-	}
-	f->total = k.n;
-	keys_merge(&k); /* every key has cpl 0: sorted by stack */
 	f->lines = calloc(k.n ? k.n : 1, sizeof(*f->lines));
 	if (!f->lines) {
 		keys_free(&k);
