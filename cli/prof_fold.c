@@ -70,6 +70,8 @@ static void keys_merge(struct keys *k)
 {
 	size_t o = 0;
 
+	if (!k->n)
+		return; /* k->v may be NULL: qsort's pointer must not be */
 	qsort(k->v, k->n, sizeof(*k->v), by_key);
 	for (size_t i = 0; i < k->n; i++) {
 		if (o && !by_key(&k->v[o - 1], &k->v[i])) {
@@ -137,7 +139,8 @@ int prof_table_build(const struct prof_stream *s, int ns, prof_name_fn name, voi
 	r = keys_collect(s, ns, add_leaf, &k, &t->total);
 	if (r)
 		return r;
-	qsort(k.v, k.n, sizeof(*k.v), by_count);
+	if (k.n)
+		qsort(k.v, k.n, sizeof(*k.v), by_count);
 	t->rows = k.v;
 	t->n = k.n;
 	return 0;
