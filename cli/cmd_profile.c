@@ -344,7 +344,8 @@ const struct cmd_def cmd_profile_table[] = {
 	  "profile start 1000 all",
 	  "    Each sample is the vCPU's rip, its mode (kernel: CPL 0, user: CPL 3) and the\n"
 	  "    return addresses of its frame-pointer chain (at most 48 frames; a bad frame ends\n"
-	  "    the walk). A vCPU is sampled at its next exit, or kicked out of the guest when no\n"
+	  "    the walk; in a prologue or a small frameless leaf the caller comes from the\n"
+	  "    stack's top, as for `bt`). A vCPU is sampled at its next exit, or kicked out of the guest when no\n"
 	  "    exit comes within a quarter period; a paused vCPU is not sampled. A new start\n"
 	  "    drops the last profile's samples. `--profile FILE` profiles a whole run.",
 	  0, 2, "words:all", CMD_F_VM | CMD_F_CHECK, cmd_profile_start },

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "disasm.h"
 #include "pagewalk.h"
 #include "profile.h"
 #include "vm.h"
@@ -60,6 +61,53 @@ static unsigned walk_frames(const struct vm *vm, const struct pw_ctx *ctx, uint6
 	return n;
 }
 
+/*
+ * How far into a function the sampler looks for a return address on the stack's top: the
+ * prologue and small frameless leaves, while a decode stays short on the vCPU thread.
+ */
+#define LEAF_SCAN_MAX 256
+
+struct virt_src {
+	const struct guest_mem *mem;
+	const struct pw_ctx *ctx;
+};
+
+static uint64_t read_virt(void *opaque, uint64_t addr, void *dst, uint64_t len)
+{
+	const struct virt_src *v = opaque;
+
+	return pw_read_virt(v->mem, v->ctx, addr, dst, len);
+}
+
+/*
+ * Past `push %rbp; mov %rsp,%rbp` (after an endbr64 or not) the frame is made and the walk
+ * from rbp is right: no decode needed, the common case in frame-pointer code. A `ret` (or
+ * anything else) goes to disasm_ra_on_stack.
+ */
+static bool frame_made(struct virt_src *src, uint64_t func, uint64_t rip)
+{
+	static const uint8_t prologue[] = { 0x55, 0x48, 0x89, 0xe5 }, endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	uint8_t code[8], at;
+
+	if (read_virt(src, func, code, sizeof(code)) != sizeof(code) ||
+	    read_virt(src, rip, &at, 1) != 1 || at == 0xc3)
+		return false;
+	if (!memcmp(code, prologue, 4))
+		return rip - func >= 4;
+	return !memcmp(code, endbr64, 4) && !memcmp(code + 4, prologue, 4) && rip - func >= 8;
+}
+
+/* The caller a frame-pointer walk from rbp would skip (disasm.h), for RIP near a function's start. */
+static bool leaf_ra(struct vm *vm, struct virt_src *src, const struct kvm_regs *r, uint64_t *ra)
+{
+	uint64_t off;
+	const struct symbol *fn = symtab_lookup_addr(&vm->syms, r->rip, &off);
+
+	if (!fn || off > LEAF_SCAN_MAX || frame_made(src, r->rip - off, r->rip))
+		return false;
+	return disasm_ra_on_stack(read_virt, src, &vm->syms, r->rip, r->rsp, LEAF_SCAN_MAX, ra);
+}
+
 static void record(struct prof_cpu *pc, const uint64_t *pcs, unsigned n, unsigned cpl)
 {
 	if (pthread_mutex_trylock(&pc->lock)) {
@@ -100,7 +148,10 @@ static void take_sample(struct vcpu *v, struct prof_cpu *pc)
 	}
 	ctx = (struct pw_ctx){ sr.cr0, sr.cr3, sr.cr4, sr.efer };
 	pcs[0] = r.rip;
-	n = walk_frames(v->vm, &ctx, r.rbp, pcs, 1);
+	n = 1;
+	if (leaf_ra(v->vm, &(struct virt_src){ &v->vm->mem, &ctx }, &r, &pcs[1]))
+		n = 2; /* the caller; rbp is its frame */
+	n = walk_frames(v->vm, &ctx, r.rbp, pcs, n);
 	record(pc, pcs, n, sr.cs.selector & 3);
 	ADD(pc->st.sample_ns, now_ns() - t0);
 }

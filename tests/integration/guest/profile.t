@@ -5,7 +5,7 @@
 # parse and hold the known caller;callee, an SVG that parses as XML, --profile for a whole
 # run, the gdb monitor path, and bad input.
 source "$(dirname "$0")/../lib.sh"
-plan 37
+plan 38
 
 TOL=10
 # Shares and counts out of a `json profile report`, checked by python (stdin: the JSON line).
@@ -72,6 +72,7 @@ is "$(awk '{ n += $NF } END { print n }' "$TMP/p.folded")" "$taken" "the folded 
 like "$TMP/p.folded" ';tg_prof_run;tg_prof_warm_caller;tg_prof_warm [0-9]+$' "folded: the known caller;callee stack"
 like "$TMP/p.folded" '^tg_image_start;tg_main;tg_prof_run;tg_prof_hot [0-9]+$' "folded: the BSP's whole stack from its entry"
 like "$TMP/p.folded" '^tg_ap_start64;tg_ap_main;tg_ap_work;tg_prof_run;tg_prof_hot [0-9]+$' "folded: an AP's whole stack from its entry"
+unlike "$TMP/p.folded" '(tg_main|tg_ap_work);tg_prof_(hot|warm|rest|warm_caller) |tg_prof_run;tg_prof_warm ' "folded: no stack skips a caller (a sample in a prologue names it from the stack)"
 python3 -c '
 import sys, xml.etree.ElementTree as E
 root = E.parse(sys.argv[1]).getroot()
