@@ -43,9 +43,16 @@ static int no_profile(struct cmd_ctx *c)
 static int cmd_profile_start(struct cmd_ctx *c)
 {
 	uint64_t hz = PROF_DEFAULT_HZ, mask = ~0ULL;
-	const char *hz_arg = c->argc == 2 || (c->argc == 1 && strcmp(c->argv[0], "all")) ? c->argv[0] : NULL;
-	const char *cpu_arg = c->argc == 2 ? c->argv[1] : c->argc == 1 && !hz_arg ? c->argv[0] : NULL;
+	const char *hz_arg = NULL, *cpu_arg = NULL;
 	int cpu = -1, r;
+
+	/* One word is HZ, unless it is `all`; two are HZ and CPU|all. */
+	if (c->argc == 2) {
+		hz_arg = c->argv[0];
+		cpu_arg = c->argv[1];
+	} else if (c->argc == 1 && strcmp(c->argv[0], "all")) {
+		hz_arg = c->argv[0];
+	}
 
 	if (hz_arg && (!parse_number(hz_arg, &hz) || hz == 0 || hz > PROF_MAX_HZ))
 		return cmd_error(c, "profile start: HZ '%s' is not a rate from 1 to %d", hz_arg,
