@@ -119,6 +119,7 @@ static const struct {
 	{ cmd_trace_table, &cmd_trace_count, "Traces and device-event breakpoints" },
 	{ cmd_script_table, &cmd_script_count, "Scripts: waits, values and assertions" },
 	{ cmd_snapshot_table, &cmd_snapshot_count, "Snapshots" },
+	{ cmd_profile_table, &cmd_profile_count, "Profiling the guest" },
 };
 
 #define FOR_EACH_CMD(d)                                                          \

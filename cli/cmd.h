@@ -114,4 +114,14 @@ void cmd_note_reboot(struct session *s);
  */
 void cmd_note_snapshot_loaded(struct session *s, const char *path);
 
+/*
+ * --profile FILE: create FILE before the machine is built, start the profile once its vCPUs
+ * run (each 0, or -EINVAL with ERR set); at the end
+ * of the run stop it and write FILE, folded stacks or an SVG by its suffix (0, or -EINVAL);
+ * MSG gets the line that says what was written, or why not.
+ */
+int cmd_profile_run_check(const char *path, char *err, size_t errlen);
+int cmd_profile_run_start(struct session *s, const char *path, char *err, size_t errlen);
+int cmd_profile_run_end(struct session *s, const char *path, char *msg, size_t n);
+
 #endif

@@ -372,31 +372,12 @@ static int cmd_set_reg(struct cmd_ctx *c)
 	return CMD_OK;
 }
 
-static bool is_code(const struct symbol *sym)
-{
-	return sym && sym->type && strchr("TtWw", sym->type);
-}
-
-/*
- * At a function's first instructions, before `mov %rsp,%rbp` has made its frame, and at a
- * `ret`, rbp still holds the caller's frame: the frame-pointer walk would skip the caller
- * itself. Its return address is then on the stack's top (one slot up after `push %rbp`).
- */
+/* Where the frame-pointer walk would skip the caller (disasm_ra_on_stack): bt's frame #1. */
 static bool ra_on_stack(struct cmd_ctx *c, int cpu, const struct kvm_regs *r, uint64_t *ra)
 {
 	struct cmd_mem_src src = { c->s, cpu, false };
-	const struct symbol *fn, *caller;
-	uint64_t off, caller_off;
-	unsigned rsp_off;
 
-	fn = symtab_lookup_addr(&c->s->vm.syms, r->rip, &off);
-	if (!is_code(fn) ||
-	    disasm_ra_offset(cmd_mem_read, &src, r->rip - off, r->rip, &rsp_off) ||
-	    cmd_mem_read(&src, r->rsp + rsp_off, ra, sizeof(*ra)) != sizeof(*ra))
-		return false;
-	/* An entry point the CPU jumped to (an exception's) has no return address there. */
-	caller = symtab_lookup_addr(&c->s->vm.syms, *ra, &caller_off);
-	return is_code(caller);
+	return disasm_ra_on_stack(cmd_mem_read, &src, &c->s->vm.syms, r->rip, r->rsp, UINT64_MAX, ra);
 }
 
 /* One frame of `bt`: walked while the VM is paused, its line looked up after. */

@@ -572,8 +572,13 @@ static int cmd_symbols_load(struct cmd_ctx *c)
 			return cmd_error(c, "symbols load: slide '%s' is not a number", c->argv[1]);
 		have_slide = true;
 	}
-	/* A check loads FILE too, into its stand-in: the names after it are checked against it. */
+	/* A check loads FILE too, into its stand-in: the names after it are checked against it.
+	 * vCPU threads name addresses (the profiler's samples): the table changes with them parked. */
+	if (!c->check && c->s->vm.ncpus > 0)
+		cmd_pause_brief(c);
 	n = symtab_load(&c->s->vm.syms, c->argv[0], err, sizeof(err));
+	if (!c->check && c->s->vm.ncpus > 0)
+		cmd_resume_brief(c);
 	if (n < 0)
 		return cmd_error(c, "symbols load: %s", err[0] ? err : strerror(-n));
 	if (c->check)

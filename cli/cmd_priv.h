@@ -243,9 +243,10 @@ int cmd_get_value(struct cmd_ctx *c, const char *path, bool *is_num, uint64_t *n
 
 /* The command tables of each file. */
 extern const struct cmd_def cmd_exec_table[], cmd_mem_table[], cmd_virtio_table[],
-	cmd_inject_table[], cmd_trace_table[], cmd_script_table[], cmd_snapshot_table[];
+	cmd_inject_table[], cmd_trace_table[], cmd_script_table[], cmd_snapshot_table[],
+	cmd_profile_table[];
 extern const int cmd_exec_count, cmd_mem_count, cmd_virtio_count, cmd_inject_count,
-	cmd_trace_count, cmd_script_count, cmd_snapshot_count;
+	cmd_trace_count, cmd_script_count, cmd_snapshot_count, cmd_profile_count;
 
 /*
  * Group I of the command table in `help`'s order (each file's table, then `help` itself):

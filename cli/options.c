@@ -25,6 +25,7 @@ enum {
 	OPT_GDB_WAIT, OPT_SCRIPT, OPT_REPL, OPT_JSON, OPT_PORT, OPT_SERIAL2, OPT_TRACE,
 	OPT_VIRTIO_CMDLINE, OPT_NO_PVM, OPT_REBOOT, OPT_VERSION, OPT_RESTORE, OPT_SNAP_AT, OPT_SNAP_AT_SYM,
 	OPT_SNAP_FILE, OPT_SNAP_EXIT, OPT_PROBE_KVM, OPT_REFERENCE, OPT_CHECK_SCRIPT, OPT_SERIAL,
+	OPT_PROFILE,
 };
 
 /*
@@ -116,6 +117,13 @@ const struct opt_def options_table[] = {
 	  "event trace, KINDS from " TRACE_KINDS,
 	  "log mmio, ctl, vq, irq and pio events with timestamps and vCPU (also `trace on` in the "
 	  "REPL)" },
+	{ "profile", OPT_PROFILE, "FILE",
+	  "profile the whole run at 1000 Hz; at its end write folded\n"
+	  "stacks to FILE (a flame graph if FILE ends in .svg)",
+	  "profile every vCPU from the first instruction to the end of the run at 1000 Hz (the "
+	  "REPL's `profile start`), then write the folded stacks to FILE, or a flame graph when FILE "
+	  "ends in `.svg` (`profile folded` / `profile svg`); FILE is created at the start, so an "
+	  "unwritable one fails there (exit 2). `profile report` shows the run so far" },
 	{ "virtio-cmdline", OPT_VIRTIO_CMDLINE, NULL,
 	  "append virtio_mmio.device=... for kernels without ACPI",
 	  "append `virtio_mmio.device=4K@0xd0000000:5` for kernels that do not read ACPI" },
@@ -466,6 +474,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			if (check_trace(optarg, err, errlen))
 				return -EINVAL;
 			o->trace = optarg;
+			break;
+		case OPT_PROFILE:
+			if (!*optarg)
+				return fail(err, errlen, "--profile: empty file name");
+			o->profile = optarg;
 			break;
 		case OPT_VIRTIO_CMDLINE: o->virtio_cmdline = true; break;
 		case OPT_NO_PVM: o->pvm_workarounds = false; break;

@@ -29,6 +29,7 @@ struct options {
 	struct port_opt serial; /* COM1 (--serial); PORT_DEFAULT: stdio */
 	const char *serial2;  /* path (from file:PATH) */
 	const char *trace;    /* mmio,ctl,vq,irq,pio[:FILE] */
+	const char *profile;  /* --profile FILE: folded stacks (.svg: a flame graph) of the whole run */
 	bool virtio_cmdline;
 	bool pvm_workarounds;
 	bool reboot;          /* --reboot: a guest reboot resets the machine instead of ending the run */

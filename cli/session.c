@@ -459,6 +459,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 	int irqfd, r;
 
 	block_signals(&set);
+	if (o->profile && (r = cmd_profile_run_check(o->profile, err, errlen)))
+		return r;
 	if (o->restore && (r = snapshot_restore_config(s, &cfg, err, errlen)))
 		return r;
 	r = vm_create(&s->vm, &cfg, err, errlen);
@@ -550,6 +552,9 @@ static int setup(struct session *s, char *err, size_t errlen)
 	if (o->repl && (r = repl_start(s)))
 		return snprintf(err, errlen, "cannot start the prompt: %s", strerror(-r)), r;
 	r = vm_start(&s->vm, err, errlen);
+	/* After vm_start: the sampler reads the vCPU threads it made. */
+	if (!r && o->profile)
+		r = cmd_profile_run_start(s, o->profile, err, errlen);
 	return r ? r : snapshot_at_start(s, err, errlen);
 }
 
@@ -587,6 +592,13 @@ int session_run(const struct options *o)
 	/* Whatever the guest printed before the end is shown. */
 	vm_pause(&s->vm);
 	on_console_out(s, -1, 0);
+	if (s->opts.profile) {
+		/* A profile that cannot be written fails the run, unless the guest crashed. */
+		if (cmd_profile_run_end(s, s->opts.profile, err, sizeof(err)) && s->exit_status <= 0 &&
+		    s->vm.end_status != VM_END_CRASH)
+			s->exit_status = EXIT_USAGE;
+		session_print(s, "vmdbg: %s", err);
+	}
 	/*
 	 * The final drain: tx chains the guest published but never notified (a rebooting or
 	 * powering-off kernel leaves its last frames so) are captured, as a device reset does,

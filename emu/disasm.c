@@ -254,3 +254,24 @@ out:
 	cs_close(&h);
 	return r;
 }
+
+static bool is_code(const struct symbol *sym)
+{
+	return sym && sym->type && strchr("TtWw", sym->type);
+}
+
+bool disasm_ra_on_stack(disasm_read_fn read, void *opaque, const struct symtab *syms,
+			uint64_t rip, uint64_t rsp, uint64_t max_off, uint64_t *ra)
+{
+	const struct symbol *fn, *caller;
+	uint64_t off, caller_off;
+	unsigned rsp_off;
+
+	fn = symtab_lookup_addr(syms, rip, &off);
+	if (!is_code(fn) || off > max_off || disasm_ra_offset(read, opaque, rip - off, rip, &rsp_off) ||
+	    read(opaque, rsp + rsp_off, ra, sizeof(*ra)) != sizeof(*ra))
+		return false;
+	/* An entry point the CPU jumped to (an exception's) has no return address there. */
+	caller = symtab_lookup_addr(syms, *ra, &caller_off);
+	return is_code(caller);
+}

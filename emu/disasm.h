@@ -64,4 +64,14 @@ void disasm_free(struct disasm *d);
 int disasm_ra_offset(disasm_read_fn read, void *opaque, uint64_t func, uint64_t rip,
 		     unsigned *rsp_off);
 
+/*
+ * At a function's first instructions, before `mov %rsp,%rbp` has made its frame, at a `ret`,
+ * and in a leaf that makes none, rbp still holds the caller's frame: a frame-pointer walk
+ * would skip the caller itself. True, with *RA its return address read from the stack (RSP +
+ * disasm_ra_offset), when RIP is in a code symbol of SYMS at most MAX_OFF bytes in and *RA is
+ * in code too (an exception's entry point has no return address there).
+ */
+bool disasm_ra_on_stack(disasm_read_fn read, void *opaque, const struct symtab *syms,
+			uint64_t rip, uint64_t rsp, uint64_t max_off, uint64_t *ra);
+
 #endif

@@ -13,6 +13,7 @@
 #include "insn.h"
 #include "layout.h"
 #include "log.h"
+#include "profile.h"
 #include "vm.h"
 #include "vm_reboot.h"
 #include "x86_state.h"
@@ -335,6 +336,8 @@ void *vcpu_thread(void *arg)
 		bool go_on;
 		int r;
 
+		/* After wait_while_paused cleared immediate_exit: a profiler kick still lands. */
+		profile_vcpu_entry(v);
 		__atomic_store_n(&v->in_run, true, __ATOMIC_RELAXED);
 		r = ioctl(v->fd, KVM_RUN, 0);
 		__atomic_store_n(&v->in_run, false, __ATOMIC_RELAXED);

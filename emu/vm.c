@@ -21,6 +21,7 @@
 #include "kvm_probe.h"
 #include "layout.h"
 #include "log.h"
+#include "profile.h"
 #include "vm_reboot.h"
 
 #define KVM_TSS_ADDR 0xfffbd000UL
@@ -815,6 +816,7 @@ bool vm_ended(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vm_end(vm, VM_END_USER, "session ended");
+	profile_stop(vm); /* its thread kicks vCPUs: gone before they are */
 	hostbuf_close(&vm->console_out);
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].run)
@@ -840,6 +842,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->com2_fd >= 0)
 		close(vm->com2_fd);
 	debug_free(vm); /* debug.c: breakpoints and the stop eventfd */
+	profile_free(vm);
 	vm_reboot_free(vm);
 	hostbuf_free(&vm->console_out);
 	symtab_free(&vm->syms);

@@ -107,6 +107,7 @@ struct vm {
 	char guest_syscall_why[192];
 	struct symtab syms;        /* from the kernel ELF when it has a .symtab */
 	struct debug *debug;       /* gdb/REPL debug state (emu/debug.c), NULL until used */
+	struct profile *prof;      /* the guest profiler (emu/profile.c), NULL until used */
 
 	int ncpus;
 	struct vcpu vcpus[VM_MAX_CPUS];

@@ -10,12 +10,13 @@
 #define MAX_ARGS 32
 
 static const char *const known_keys[] = {
-	"mode",  /* hello | triple | loop | echo | panic | fault | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset | vcon-reboot */
+	"mode",  /* hello | triple | loop | echo | panic | fault | profile | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset | vcon-reboot */
 	"cpus",  /* at most this many CPUs, the BSP included */
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
 	"timer", /* periodic | deadline (TSC-deadline one-shot ticks) */
 	"softint", /* loop: 1 = the BSP also runs its own int3 once per tick (tg_int_here) */
+	"ms",    /* profile: run this long, then power off (0: for ever) */
 	/* virtio-console modes (vcon_modes.c) */
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
 	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",

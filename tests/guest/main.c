@@ -8,6 +8,7 @@
 #include "vcon.h"
 
 int tg_vcon_reboot_main(void); /* vcon_reboot.c */
+void tg_prof_run(uint64_t end_tsc); /* prof.c */
 
 #define TG_VEC_WAKE 0x30
 #define TG_VEC_BP 3
@@ -16,12 +17,12 @@ int tg_vcon_reboot_main(void); /* vcon_reboot.c */
 enum mode {
 	MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT,
 	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH, MODE_VCON_RESET,
-	MODE_VCON_REBOOT,
+	MODE_VCON_REBOOT, MODE_PROFILE,
 };
 static const char *const mode_names[] = {
 	"hello", "triple", "loop", "echo", "panic", "fault",
 	"vcon", "vcon-wake", "vcon-stay", "vcon-bench", "vcon-reset",
-	"vcon-reboot",
+	"vcon-reboot", "profile",
 };
 
 static enum mode mode;
@@ -132,6 +133,9 @@ void tg_ap_work(struct tg_cpu *c)
 		tg_timer_start(hz, 0);
 		tg_loop(c);
 		break;
+	case MODE_PROFILE:
+		tg_prof_run(0); /* the BSP powers off for every CPU */
+		break;
 	default:
 		break;
 	}
@@ -175,6 +179,20 @@ static void run_loop(void)
 	tg_printf("tg: loop running%s%s\n", bsp->deadline_period ? " on TSC-deadline ticks" : "",
 		  softint ? " with an int3 each tick" : "");
 	tg_loop(bsp);
+}
+
+/* Known shares of time in known functions (prof.c), on every CPU; ms=N powers off after N ms. */
+static void run_profile(void)
+{
+	uint64_t ms = tg_arg_num("ms", 0);
+
+	tg_smp_start((int)tg_arg_num("cpus", TG_MAX_CPUS));
+	release_aps();
+	tg_printf("tg: profile running\n");
+	tg_prof_run(ms ? rdtsc() + tg_tsc_khz * ms : 0);
+	tg_printf("tg: profile done\n");
+	tg_printf("tg: done\n");
+	tg_poweroff();
 }
 
 /* COM1 input: the IRQ 4 handler and the polling loop both feed this ring (BSP only). */
@@ -319,6 +337,9 @@ void tg_main(uint32_t start_info_pa)
 		break;
 	case MODE_VCON_REBOOT:
 		tg_vcon_reboot_main();
+		break;
+	case MODE_PROFILE:
+		run_profile();
 		break;
 	case MODE_FAULT:
 		/* An exception the guest handles itself: its handler prints and halts. */

@@ -48,7 +48,7 @@ static void every_flag(void **state)
 			       "--gdb-wait", "--script", "s", "--repl", "--json", "--port",
 			       "1:file:/tmp/p1", "--port", "2:unix:/tmp/p2", "--port", "0:null",
 			       "--serial", "unix:/tmp/com1", "--serial2", "file:/tmp/com2", "--trace",
-			       "mmio,ctl:/tmp/t",
+			       "mmio,ctl:/tmp/t", "--profile", "/tmp/boot.svg",
 			       "--virtio-cmdline", "--no-pvm-workarounds", "--reboot", "-v", NULL),
 			 0);
 	assert_string_equal(opts.initrd, "i");
@@ -68,6 +68,7 @@ static void every_flag(void **state)
 	assert_string_equal(opts.serial.path, "/tmp/com1");
 	assert_string_equal(opts.serial2, "/tmp/com2");
 	assert_string_equal(opts.trace, "mmio,ctl:/tmp/t");
+	assert_string_equal(opts.profile, "/tmp/boot.svg");
 	assert_int_equal(opts.verbose, 1);
 }
 
@@ -165,6 +166,8 @@ static void bad_specs(void **state)
 	expect_error("--serial 'unix:'");
 	assert_int_not_equal(parse("--kernel", "k", "--trace", "mmio,bogus", NULL), 0);
 	expect_error("unknown event kind 'bogus'");
+	assert_int_not_equal(parse("--kernel", "k", "--profile", "", NULL), 0);
+	expect_error("--profile: empty file name");
 	assert_int_not_equal(parse("--kernel", "k", "--cpuid", "-nosuch", NULL), 0);
 	expect_error("unknown feature 'nosuch'");
 	assert_int_not_equal(parse("--kernel", "k", "--cpuid", "+cx16", NULL), 0);
