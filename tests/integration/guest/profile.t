@@ -5,7 +5,7 @@
 # parse and hold the known caller;callee, an SVG that parses as XML, --profile for a whole
 # run, the gdb monitor path, and bad input.
 source "$(dirname "$0")/../lib.sh"
-plan 38
+plan 39
 
 TOL=10
 # Shares and counts out of a `json profile report`, checked by python (stdin: the JSON line).
@@ -46,11 +46,21 @@ like "$TMP/p.lf" '^vCPU 1: [0-9]+ samples' "report: vCPU 1's own table"
 
 J=$(awk '/^MARK json/ { getline; print; exit }' "$TMP/p.lf")
 shares=$(report_py 'print(round(share(r["total"], "tg_prof_hot")), round(share(r["total"], "tg_prof_warm")), round(share(r["total"], "tg_prof_rest")))' <<<"$J")
+# Every sample stops the vCPU it lands on, and that time is the guest's too (its TSC runs
+# on). Where sampling is dear (the profiler's own overhead figure above 5%: the nested SVM
+# KVM, ~0.4 ms a kick and ~9%, against ~1% on PVM) it skews the shares toward the longest
+# window, measured 70-79% for a 60% function: the tolerance doubles there, the order holds.
+over=$(report_py 'print(round(r["overhead"]["percent"]))' <<<"$J")
+if ((${over:-0} > 5)); then
+	TOL=$((TOL * 2))
+	diag "the sampler's overhead is ${over}%: the shares' tolerance is +-$TOL"
+fi
 diag "total shares hot warm rest: $shares (want 60 30 10 +-$TOL)"
 read -r hot warm rest <<<"$shares"
 ok $(( hot >= 60 - TOL && hot <= 60 + TOL ? 0 : 1 )) "tg_prof_hot has ~60% of the samples ($hot%)"
 ok $(( warm >= 30 - TOL && warm <= 30 + TOL ? 0 : 1 )) "tg_prof_warm has ~30% of the samples ($warm%)"
 ok $(( rest >= 0 && rest <= 10 + TOL ? 0 : 1 )) "tg_prof_rest has ~10% of the samples ($rest%)"
+ok $(( hot > warm && warm > rest ? 0 : 1 )) "the shares keep the guest's order: hot > warm > rest"
 report_py '
 cpus = r["cpus"]
 assert [c["cpu"] for c in cpus] == [0, 1], cpus
@@ -61,7 +71,7 @@ for c in cpus:
     assert all(f["mode"] == "kernel" for f in c["functions"])
 ' <<<"$J"
 ok $? "JSON: per-vCPU tables that add up to the total, tg_prof_hot on top of each"
-report_py 'assert 0 <= r["overhead"]["percent"] < 50 and r["wanted"] >= r["taken"] > 1000, r' <<<"$J"
+report_py 'assert 0 <= r["overhead"]["percent"] < 50 and r["wanted"] >= r["taken"] > 500, r' <<<"$J"
 ok $? "JSON: overhead and samples wanted/taken"
 
 # Folded stacks: "frame;frame;leaf N" lines, counts adding up to the samples taken.
