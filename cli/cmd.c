@@ -687,9 +687,10 @@ void cmd_flush_notices(struct cmd_state *cs)
 	if (text)
 		emit_notice(cs->s, text);
 	/*
-	 * A device-event breakpoint stops an attached gdb too (spec/gdbstub.md): the
-	 * stub reports it with an 'O' packet and takes the stop, so gdb's continue
-	 * resumes the VM; the break-on pauses are handed over to it.
+	 * A device-event breakpoint stops an attached gdb too (docs/gdbstub.md, "Run
+	 * control: who owns a stop"): the stub reports it with an 'O' packet and takes
+	 * the stop, so gdb's continue resumes the VM; the break-on pauses are handed
+	 * over to it.
 	 */
 	if (refs > 0 && cs->s->gdb &&
 	    gdb_report_event_stop(cs->s->gdb, 0, text ? text : "a device event")) {

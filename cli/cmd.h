@@ -1,5 +1,5 @@
 /*
- * The one command table (spec/repl.md) behind the REPL, scripts (--script,
+ * The one command table (docs/repl.md) behind the REPL, scripts (--script,
  * `source`) and gdb's `monitor`. A command line is parsed (quotes, escapes,
  * `#` comments), matched against the table (aliases included) and run; its
  * output goes into a struct cmd_out as text or, with `--json` or the `json`

@@ -146,7 +146,8 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
 
 /*
- * Add a virtio-mmio style device at the next free window (before vm_boot).
+ * Add a virtio-mmio style device at the next free window (before vm_load, whose ACPI
+ * tables describe it).
  * Returns its index; *IRQFD receives an eventfd that raises its GSI (edge).
  */
 int vm_add_mmio_device(struct vm *vm, const struct bus_dev_ops *ops, void *opaque,

@@ -668,7 +668,7 @@ static void handle_rcmd(struct gdbstub *g, const char *hex)
 		return reply_err(g, EINVAL);
 	}
 	cmd[n / 2] = 0;
-	/* The REPL has no `kaslr`: the stub answers it itself (spec: `monitor kaslr`). */
+	/* The REPL has no `kaslr`: the stub answers it itself (docs/gdbstub.md, "monitor"). */
 	if (g->monitor && strcmp(cmd, "kaslr"))
 		g->monitor(g->opaque, cmd, &out);
 	else

@@ -1,11 +1,11 @@
 /*
- * The gdb remote stub (spec/gdbstub.md): one gdb at a time over TCP
+ * The gdb remote stub (docs/gdbstub.md): one gdb at a time over TCP
  * (127.0.0.1 unless a host is named) or a unix socket, driven by the main
  * thread's event loop. gdb thread N+1 is vCPU N; every stop is all-stop.
  *
- * Call gdb_start after vm_create and before vm_boot. With WAIT the debugger
+ * Call gdb_start after vm_create and before vm_start. With WAIT the debugger
  * takes its stop reference at once (emu/debug.h debug_stop_all), so the vCPU
- * threads vm_boot starts park before their first instruction and run only when
+ * threads vm_start starts park before their first instruction and run only when
  * gdb continues. Without WAIT the VM runs and an attaching gdb stops it.
  * Detach (or the connection closing) removes gdb's breakpoints and lets the VM
  * run on; `kill` ends the run through vm_end.

@@ -1,6 +1,6 @@
 /*
  * The three-port multiport virtio-console (virtio 1.2 §5.3) behind the
- * virtio-mmio transport. The contract is spec/console.md; in short:
+ * virtio-mmio transport, as docs/console.md describes it; in short:
  *
  * - Device ID 3, features VERSION_1 | CONSOLE_F_MULTIPORT, config
  *   {cols 0, rows 0, max_nr_ports 3, emerg_wr 0}, 8 queues of up to 256:
@@ -18,7 +18,7 @@
  *   chain with length 0, keeps the bytes and stops; interrupt only when a byte
  *   was delivered.
  * - Control: guest -> host (q3) at most 32 chains per call; DEVICE_READY,
- *   PORT_READY and PORT_OPEN handled as the spec's table says; host -> guest
+ *   PORT_READY and PORT_OPEN handled as docs/console.md's table says; host -> guest
  *   (q2) one message per chain, PORT_NAME = header + name + NUL.
  * - Reset captures already-published tx chains into the host buffers (no
  *   interrupt, no host wake), keeps those buffers, clears everything else.
@@ -70,7 +70,7 @@
 #define CONSOLE_Q_CTRL_RX 2 /* c_ivq: host -> guest control */
 #define CONSOLE_Q_CTRL_TX 3 /* c_ovq: guest -> host control */
 
-/* Limits of spec/console.md. */
+/* Per-call limits (docs/console.md, "Data paths" and "Hostile guests"). */
 #define CONSOLE_TX_DESC_MAX (32 * 1024)
 #define CONSOLE_TX_PER_CALL_MAX (256 * 1024)
 #define CONSOLE_RX_CHAINS_PER_CALL 64

@@ -1,5 +1,5 @@
 /*
- * Port-1 frame wire format (spec/console.md "Port 1 framed stream").
+ * Port-1 frame wire format (docs/console.md, "The port-1 framed stream").
  *
  * Header-only and freestanding on purpose: the host decoder (virtio/frames.c) and the test
  * guest's driver (tests/guest/) include the same layout, type tags and CRC, so the two sides

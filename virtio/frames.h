@@ -1,5 +1,5 @@
 /*
- * Streaming decoder for the port-1 framed stream (spec/console.md "Port 1 framed stream";
+ * Streaming decoder for the port-1 framed stream (docs/console.md, "The port-1 framed stream";
  * wire layout in virtio/frame_format.h).
  *
  * Bytes drained from port 1 are fed in whatever pieces they arrive in; every complete frame

@@ -2,9 +2,9 @@
  * The virtio-mmio transport, version 2 (virtio 1.2 §4.2.2), with the device
  * behind an ops table.
  *
- * Register rules (the contract is spec/console.md, "Register access" and
- * "Status state machine"; they are transport rules, so they hold for any
- * device put behind this table):
+ * Register rules (docs/console.md, "Register access" and "Status and reset";
+ * they are transport rules, so they hold for any device put behind this
+ * table):
  * - Config space (0x100 + config_size) accepts reads of any width; a read
  *   that runs past its end returns all 0xff. Config writes are ignored.
  * - Elsewhere only 4-byte accesses count: other widths read as all 0xff and

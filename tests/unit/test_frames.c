@@ -1,4 +1,4 @@
-/* The port-1 frame decoder: spec/console.md "Port 1 framed stream". */
+/* The port-1 frame decoder: docs/console.md, "The port-1 framed stream". */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

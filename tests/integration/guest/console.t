@@ -20,7 +20,8 @@ head -c 5000 /dev/urandom >"$TMP/to_guest"
 OUT=$TMP/vcon
 start_vm "$OUT" --kernel "$TEST_GUEST" --port 1:file:"$TMP/p1" --port 2:unix:"$TMP/p2.sock" \
 	--append "mode=vcon bytes=100000 expect=5000 seed=3"
-# The guest's probe resets the device, which drops host input queued before it (spec): send
+# The guest's probe resets the device, which drops host input queued before it
+# (docs/console.md, "Reset (Status ← 0)"): send
 # once the guest waits for it. It writes port 2 only after that, so the client sees it all.
 wait_for "$OUT" 'tg: vcon port 2 rx waiting' 30
 timeout 40 python3 "$CLIENT" "$TMP/p2.sock" --send "$TMP/to_guest" --out "$TMP/p2" --timeout 30 \

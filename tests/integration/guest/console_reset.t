@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A reboot mid-stream loses no published frame (spec/console.md "Reset (Status <- 0)").
+# A reboot mid-stream loses no published frame (docs/console.md, "Reset (Status ← 0)").
 # The test guest (mode=vcon-reset) streams sequence-numbered frames on port 1, publishes some
 # into the tx ring WITHOUT a notify, resets the device (Status <- 0) as a rebooting kernel
 # does, probes it again from scratch and sends the rest. The host file must hold every
