@@ -68,8 +68,8 @@ const struct opt_def options_table[] = {
 	  "hold every vCPU before its first instruction until gdb attaches (QEMU's `-S`)" },
 	{ "script", OPT_SCRIPT, "FILE",
 	  "run REPL commands from FILE (checked whole before the guest starts)",
-	  "run commands from FILE against the booting guest; exit 1 at the first failed `assert` or "
-	  "`wait` (file:line is printed). The whole file is checked first, as `--check-script` "
+	  "run commands from FILE against the booting guest; exit 1 at the first failed `assert`, "
+	  "`wait` or other command (file:line is printed). The whole file is checked first, as `--check-script` "
 	  "does: a mistake exits 2 before the guest runs an instruction" },
 	{ "check-script", OPT_CHECK_SCRIPT, "FILE",
 	  "only check FILE (commands, arguments, event names, regexes;\n"
@@ -203,7 +203,7 @@ const struct exit_def options_exits[] = {
 	  "finished, the session was ended (`C-a x`, `quit`, gdb's `kill`, SIGTERM, SIGINT), or "
 	  "`--snapshot-exit` after its snapshot" },
 	{ EXIT_SCRIPT_FAILED, "script assertion or wait failed",
-	  "a script's `assert` or `wait` failed (file:line and both sides are printed)" },
+	  "a script failed: an `assert` or `wait` (file:line and both sides are printed) or any other command that fails at run time (file:line and its error)" },
 	{ EXIT_USAGE, "bad usage or setup, or a script mistake",
 	  "bad usage or setup: unknown flag, bad value, missing, empty, truncated or non-kernel "
 	  "`--kernel`, an initrd that does not fit, no `/dev/kvm`, a missing, truncated, corrupted "
