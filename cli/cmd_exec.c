@@ -16,16 +16,33 @@
 #include "session.h"
 
 /* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
+static void adopt_break_on_cs(struct cmd_state *cs)
+{
+	cmd_flush_notices(cs);
+	if (cs->bo_refs <= 0)
+		return;
+	debug_stop_all(&cs->s->vm);
+	while (cs->bo_refs > 0) {
+		vm_resume(&cs->s->vm);
+		cs->bo_refs--;
+	}
+}
+
 static void adopt_break_on(struct cmd_ctx *c)
 {
-	cmd_flush_notices(c->cs);
-	if (c->cs->bo_refs <= 0)
-		return;
-	debug_stop_all(&c->s->vm);
-	while (c->cs->bo_refs > 0) {
-		vm_resume(&c->s->vm);
-		c->cs->bo_refs--;
-	}
+	adopt_break_on_cs(c->cs);
+}
+
+/*
+ * Without this a break-on stop that came before gdb kept its pause reference: gdb held a stop
+ * whose `continue` and `stepi` could not run the guest, and waited for ever.
+ */
+void cmd_gdb_attached(void *session)
+{
+	struct cmd_state *cs = cmd_state_of(session);
+
+	if (cs)
+		adopt_break_on_cs(cs);
 }
 
 static int cmd_pause(struct cmd_ctx *c)
