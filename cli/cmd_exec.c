@@ -218,15 +218,23 @@ static int cmd_step(struct cmd_ctx *c)
 		}
 	}
 	where(c, cpu, &rip, sym, sizeof(sym));
+	/*
+	 * gdb holding a stop refused the step above, so an attached gdb was running the guest: the
+	 * step's stop becomes its own, as a pause's does (else it waits for ever on a stopped VM).
+	 */
+	bool to_gdb = gdb_report_event_stop(c->s->gdb, cpu, "vmdbg's `step` command");
+
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_i64(c->out, "cpu", cpu);
+		jw_bool(c->out, "gdb_holds_stop", to_gdb);
 		jw_u64(c->out, "steps", n);
 		jw_u64(c->out, "rip", rip);
 		jw_str(c->out, "symbol", sym);
 		jw_end(c->out);
 	} else {
-		OUT("cpu %d: 0x%016" PRIx64 " %s\n", cpu, rip, sym);
+		OUT("cpu %d: 0x%016" PRIx64 " %s%s\n", cpu, rip, sym,
+		    to_gdb ? "; gdb holds this stop (its `continue` resumes)" : "");
 	}
 	return CMD_OK;
 }
