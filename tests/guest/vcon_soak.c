@@ -40,6 +40,7 @@ struct tg_soak {
 	uint64_t rx_gaps[SOAK_PORTS];  /* a good record with another number than expected */
 	uint64_t ctl_in;               /* control messages since the ports were open */
 	uint64_t tx_blocked;           /* ticks a port had all its slots in flight */
+	uint64_t gap_port, gap_want, gap_got; /* the first gap: what was expected, what came */
 };
 volatile struct tg_soak tg_soak;
 
@@ -130,6 +131,12 @@ static void rx_byte(uint32_t port, uint8_t c)
 	if (~r->crc != r->want_crc) {
 		tg_soak.rx_bad[port]++;
 		return;
+	}
+	if (seq != (uint32_t)tg_soak.rx_seq[port] && !tg_soak.rx_gaps[0] && !tg_soak.rx_gaps[1] &&
+	    !tg_soak.rx_gaps[2]) {
+		tg_soak.gap_port = port;
+		tg_soak.gap_want = tg_soak.rx_seq[port];
+		tg_soak.gap_got = seq;
 	}
 	if (seq != (uint32_t)tg_soak.rx_seq[port])
 		tg_soak.rx_gaps[port]++;
