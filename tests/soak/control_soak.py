@@ -57,6 +57,7 @@ def sym(name):
 
 
 TG_COUNTER, TG_BREAK_HERE, TG_SOAK = sym("tg_counter"), sym("tg_break_here"), sym("tg_soak")
+TG_CPUS = sym("tg_cpus")  # struct tg_cpu: self, index, apic_id, online, ticks (at 24)
 # struct tg_soak: magic, alive, tx_seq[3], rx_seq[3], rx_bad[3], rx_gaps[3], ctl_in, tx_blocked,
 # gap_port, gap_want, gap_got
 SOAK_WORDS = 19
@@ -219,10 +220,17 @@ class Repl:
             (self.async_lines if ASYNC.match(line) else out).append(line)
 
     def take_async(self):
+        """
+        Notices that came between commands. Everything queued now came outside a command: a
+        line that is not a notice (the torn tail of a guest line a load rewound, "ttg: ...")
+        is dropped, not left in front of the notices behind it.
+        """
         with self.cv:
             more = []
-            while self.lines and self.lines[0] is not None and ASYNC.match(self.lines[0]):
-                more.append(self.lines.popleft())
+            while self.lines and self.lines[0] is not None:
+                line = self.lines.popleft()
+                if ASYNC.match(line):
+                    more.append(line)
         a, self.async_lines = self.async_lines + more, []
         return a
 
@@ -233,9 +241,13 @@ def csum(p):
     return b"%02x" % (sum(p) & 0xFF)
 
 
+RSP_WIRE = collections.deque(maxlen=40)
+
+
 class Gdb:
     def __init__(self, port):
         self.port, self.s, self.buf, self.no_ack, self.busy_retries = port, None, b"", False, 0
+        self.wire = RSP_WIRE  # the last packets both ways, printed with a failure
 
     def connect(self):
         for _ in range(300):
@@ -265,6 +277,7 @@ class Gdb:
         return stop
 
     def send(self, p):
+        self.wire.append("%.3f -> %s" % (time.time(), p[:60].decode("ascii", "replace")))
         self.s.sendall(b"$" + p + b"#" + csum(p))
 
     def _packet(self, deadline):
@@ -286,10 +299,10 @@ class Gdb:
                     else:
                         out.append(p[k])
                         k += 1
+                self.wire.append("%.3f <- %s" % (time.time(), bytes(out[:300]).decode("ascii", "replace")))
                 return bytes(out)
-            left = deadline - time.time()
-            if left <= 0:
-                return None
+            # Past the deadline one look without waiting: poll() must see what is on the wire.
+            left = max(0.0, deadline - time.time())
             r, _, _ = select.select([self.s], [], [], left)
             if not r:
                 return None
@@ -652,7 +665,8 @@ class Soak:
         deadline = time.time() + REPLY_S
         while not self.bo_hit:
             if time.time() > deadline:
-                raise SoakFail("break-on %s: no stop within a second of running" % q)
+                raise SoakFail("break-on %s: no stop within a second of running (%s; get paused %s)"
+                               % (q, self.state(), self.get("paused")))
             time.sleep(0.002)
             self.take_events()
         if self.gdb is not None:
@@ -994,10 +1008,32 @@ def main():
     secs = time.time() - s.t0
     ops = sum(v for k, v in s.counts.items() if not k.startswith(("monitor ", "view-")))
     if not ok:
+        # Whether the guest's timer still ticks (tx, tg_break_here and break-on stops need it),
+        # whatever held the VM.
+        try:
+            look = []
+            for _ in range(3):
+                look.append("ticks %d counter %d rflags %s paused %s" % (
+                    s.x_words(TG_CPUS + 24, 1)[0], s.counter(), s.get("cpu.0.rflags").split()[-1],
+                    s.get("paused")))
+                time.sleep(0.3)
+            why += " [then: %s]" % "; ".join(look)
+        except Exception as e:
+            why += " [then: no look: %s]" % e
+    if not ok and os.environ.get("SOAK_CTL_GDBDUMP"):
+        ex = ["p log_session->vm.pause_depth", "p *log_session->vm.debug",
+              "p *(struct cmd_state *)log_session->repl", "p *(struct gdbstub *)log_session->gdb", "thread apply all bt 8"]
+        dump = subprocess.run(["gdb", "-batch", "-p", str(s.proc.pid)] + [a for e in ex for a in ("-ex", e)],
+                              capture_output=True, text=True)
+        open(os.path.join(A.tmp, "vmdbg-state"), "w").write(dump.stdout + dump.stderr)
+    if not ok:
         print("FAILED (seed %d, SOAK_CTL_SEED=%d replays it): %s" % (A.seed, A.seed, why))
         print("last operations (index, op, state before, time -> state after):")
         for h in s.hist:
             print("  %5d %-14s %-14s %s" % tuple(h))
+        print("last gdb packets (time, direction, packet):")
+        for w in RSP_WIRE:
+            print("  " + w)
     w = getattr(s, "final_words", None) or [0] * SOAK_WORDS
     print("counts " + " ".join("%s=%d" % (k.replace(" ", "-"), v) for k, v in sorted(s.counts.items())))
     print("result ok=%d ops=%d seed=%d secs=%.0f loads=%d saves=%d real_gdb=%d busy=%d "
