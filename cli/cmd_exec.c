@@ -90,9 +90,19 @@ static int refused_while_gdb_holds(struct cmd_ctx *c, const char *what, const ch
 			 "guest run and gives run control back)", what, peer, gdb_cmd);
 }
 
+/* Whether a vCPU left the pause since UNPARKS was read: the guest ran. */
+static bool ran_since(struct vm *vm, const uint64_t *unparks)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm_vcpu_unparks(vm, i) != unparks[i])
+			return true;
+	return false;
+}
+
 int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 {
 	struct vm *vm = &c->s->vm;
+	uint64_t unparks[VM_MAX_CPUS];
 	int r = 0;
 	bool was = vm_is_paused(vm);
 
@@ -107,6 +117,8 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 	if (debug_is_stopped(vm))
 		cmd_take_debug_stop(c->cs);
 	cmd_flush_notices(c->cs);
+	for (int i = 0; i < vm->ncpus; i++)
+		unparks[i] = vm_vcpu_unparks(vm, i);
 	while (c->cs->bo_refs > 0) {
 		vm_resume(vm);
 		c->cs->bo_refs--;
@@ -125,8 +137,11 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 		OUT("resume: a pending stop event keeps the VM stopped (see `info cpus`)\n");
 	} else if (!was) {
 		OUT("resume: the VM was already running\n");
-	} else if (vm_is_paused(vm) && !debug_is_stopped(vm)) {
-		/* (A debugger stop already means the guest ran on to its next breakpoint.) */
+	} else if (vm_is_paused(vm) && !debug_is_stopped(vm) && !ran_since(vm, unparks)) {
+		/*
+		 * (A debugger stop already means the guest ran on to its next breakpoint; so does a
+		 * vCPU that left the pause: a break-on it ran into at once reports itself.)
+		 */
 		OUT("resume: still paused (another pause holder: gdb or a running command)\n");
 	} else {
 		OUT("running\n");
