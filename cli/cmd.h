@@ -91,6 +91,8 @@ void cmd_session_free(struct session *s);
 
 /* gdb `monitor`: run one command, malloc'd text output (never NULL). */
 void cmd_monitor(void *session, const char *line, char **out);
+/* A gdb attached (gdb_on_attach): its stop replaces the break-on pauses the REPL held. */
+void cmd_gdb_attached(void *session);
 
 /*
  * The wait a command (wait, sleep, source) left pending after CMD_WAIT:

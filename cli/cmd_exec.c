@@ -16,16 +16,33 @@
 #include "session.h"
 
 /* Take the break-on pauses over as one debugger stop, so step and resume have one owner. */
+static void adopt_break_on_cs(struct cmd_state *cs)
+{
+	cmd_flush_notices(cs);
+	if (cs->bo_refs <= 0)
+		return;
+	debug_stop_all(&cs->s->vm);
+	while (cs->bo_refs > 0) {
+		vm_resume(&cs->s->vm);
+		cs->bo_refs--;
+	}
+}
+
 static void adopt_break_on(struct cmd_ctx *c)
 {
-	cmd_flush_notices(c->cs);
-	if (c->cs->bo_refs <= 0)
-		return;
-	debug_stop_all(&c->s->vm);
-	while (c->cs->bo_refs > 0) {
-		vm_resume(&c->s->vm);
-		c->cs->bo_refs--;
-	}
+	adopt_break_on_cs(c->cs);
+}
+
+/*
+ * Without this a break-on stop that came before gdb kept its pause reference: gdb held a stop
+ * whose `continue` and `stepi` could not run the guest, and waited for ever.
+ */
+void cmd_gdb_attached(void *session)
+{
+	struct cmd_state *cs = cmd_state_of(session);
+
+	if (cs)
+		adopt_break_on_cs(cs);
 }
 
 static int cmd_pause(struct cmd_ctx *c)
@@ -73,9 +90,19 @@ static int refused_while_gdb_holds(struct cmd_ctx *c, const char *what, const ch
 			 "guest run and gives run control back)", what, peer, gdb_cmd);
 }
 
+/* Whether a vCPU left the pause since UNPARKS was read: the guest ran. */
+static bool ran_since(struct vm *vm, const uint64_t *unparks)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm_vcpu_unparks(vm, i) != unparks[i])
+			return true;
+	return false;
+}
+
 int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 {
 	struct vm *vm = &c->s->vm;
+	uint64_t unparks[VM_MAX_CPUS];
 	int r = 0;
 	bool was = vm_is_paused(vm);
 
@@ -90,6 +117,8 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 	if (debug_is_stopped(vm))
 		cmd_take_debug_stop(c->cs);
 	cmd_flush_notices(c->cs);
+	for (int i = 0; i < vm->ncpus; i++)
+		unparks[i] = vm_vcpu_unparks(vm, i);
 	while (c->cs->bo_refs > 0) {
 		vm_resume(vm);
 		c->cs->bo_refs--;
@@ -108,8 +137,11 @@ int cmd_resume_all(struct cmd_ctx *c, bool quiet)
 		OUT("resume: a pending stop event keeps the VM stopped (see `info cpus`)\n");
 	} else if (!was) {
 		OUT("resume: the VM was already running\n");
-	} else if (vm_is_paused(vm) && !debug_is_stopped(vm)) {
-		/* (A debugger stop already means the guest ran on to its next breakpoint.) */
+	} else if (vm_is_paused(vm) && !debug_is_stopped(vm) && !ran_since(vm, unparks)) {
+		/*
+		 * (A debugger stop already means the guest ran on to its next breakpoint; so does a
+		 * vCPU that left the pause: a break-on it ran into at once reports itself.)
+		 */
 		OUT("resume: still paused (another pause holder: gdb or a running command)\n");
 	} else {
 		OUT("running\n");
@@ -201,15 +233,23 @@ static int cmd_step(struct cmd_ctx *c)
 		}
 	}
 	where(c, cpu, &rip, sym, sizeof(sym));
+	/*
+	 * gdb holding a stop refused the step above, so an attached gdb was running the guest: the
+	 * step's stop becomes its own, as a pause's does (else it waits for ever on a stopped VM).
+	 */
+	bool to_gdb = gdb_report_event_stop(c->s->gdb, cpu, "vmdbg's `step` command");
+
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_i64(c->out, "cpu", cpu);
+		jw_bool(c->out, "gdb_holds_stop", to_gdb);
 		jw_u64(c->out, "steps", n);
 		jw_u64(c->out, "rip", rip);
 		jw_str(c->out, "symbol", sym);
 		jw_end(c->out);
 	} else {
-		OUT("cpu %d: 0x%016" PRIx64 " %s\n", cpu, rip, sym);
+		OUT("cpu %d: 0x%016" PRIx64 " %s%s\n", cpu, rip, sym,
+		    to_gdb ? "; gdb holds this stop (its `continue` resumes)" : "");
 	}
 	return CMD_OK;
 }

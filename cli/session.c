@@ -546,6 +546,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 		if (r)
 			return r;
 		s->gdb = g;
+		gdb_on_attach(g, cmd_gdb_attached, s);
 	}
 	if (o->script && (r = script_start(s, o->script, err, errlen)))
 		return r;

@@ -46,6 +46,8 @@ struct gdbstub {
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	gdb_monitor_fn monitor;
 	void *opaque;
+	gdb_attach_fn on_attach;
+	void *attach_opaque;
 	struct rsp *rsp;
 	bool no_ack;
 	bool running;          /* gdb waits for a stop reply */
@@ -1060,7 +1062,15 @@ static void on_listen(void *opaque, int fd, uint32_t events)
 	/* An attaching gdb expects a stopped target. */
 	debug_stop_all(g->vm);
 	debug_clear_events(g->vm);
+	if (g->on_attach)
+		g->on_attach(g->attach_opaque);
 	log_info("gdb: debugger attached from %s; every vCPU is stopped", peer);
+}
+
+void gdb_on_attach(struct gdbstub *g, gdb_attach_fn fn, void *opaque)
+{
+	g->on_attach = fn;
+	g->attach_opaque = opaque;
 }
 
 static int listen_on(struct gdbstub *g, const char *spec, char *err, size_t errlen)

@@ -29,6 +29,13 @@ int gdb_start(struct gdbstub **out, struct vm *vm, struct evloop *loop,
 void gdb_stop(struct gdbstub *g);
 
 /*
+ * FN(OPAQUE) runs on the main thread each time a gdb attaches, once every vCPU has stopped:
+ * the stop is gdb's from then on, so whoever else held the VM (a break-on's pause) lets go.
+ */
+typedef void (*gdb_attach_fn)(void *opaque);
+void gdb_on_attach(struct gdbstub *g, gdb_attach_fn fn, void *opaque);
+
+/*
  * A device-event breakpoint stopped the VM (REPL's break-on): report a stop to
  * an attached gdb with an 'O' console packet naming the event. The stub takes
  * the debugger's stop reference (debug_stop_all), so gdb's continue resumes the

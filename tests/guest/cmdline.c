@@ -10,7 +10,7 @@
 #define MAX_ARGS 32
 
 static const char *const known_keys[] = {
-	"mode",  /* hello | triple | loop | echo | panic | fault | profile | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset | vcon-reboot */
+	"mode",  /* hello | triple | loop | echo | panic | fault | profile | vcon | vcon-wake | vcon-stay | vcon-bench | vcon-reset | vcon-reboot | vcon-soak */
 	"cpus",  /* at most this many CPUs, the BSP included */
 	"ticks", /* timer interrupts each CPU takes in hello mode */
 	"hz",    /* LAPIC timer frequency */
@@ -21,6 +21,7 @@ static const char *const known_keys[] = {
 	"bytes", "expect", "frames", "count", "timeout", "bad", "port", "dir", "seed", "chunk",
 	"irq", "ports", "crc_max", "linger", "kick", "reset_at", "held",
 	"reboot_at", "payload", /* vcon-reboot (vcon_reboot.c) */
+	"tx_every", /* vcon-soak (vcon_soak.c): ms between records on each port */
 };
 
 static char cmdline[CMDLINE_MAX]; /* as given */

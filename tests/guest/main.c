@@ -9,6 +9,7 @@
 
 int tg_vcon_reboot_main(void); /* vcon_reboot.c */
 void tg_prof_run(uint64_t end_tsc); /* prof.c */
+int tg_vcon_soak_main(void);   /* vcon_soak.c */
 
 #define TG_VEC_WAKE 0x30
 #define TG_VEC_BP 3
@@ -17,12 +18,12 @@ void tg_prof_run(uint64_t end_tsc); /* prof.c */
 enum mode {
 	MODE_HELLO, MODE_TRIPLE, MODE_LOOP, MODE_ECHO, MODE_PANIC, MODE_FAULT,
 	MODE_VCON, MODE_VCON_WAKE, MODE_VCON_STAY, MODE_VCON_BENCH, MODE_VCON_RESET,
-	MODE_VCON_REBOOT, MODE_PROFILE,
+	MODE_VCON_REBOOT, MODE_PROFILE, MODE_VCON_SOAK,
 };
 static const char *const mode_names[] = {
 	"hello", "triple", "loop", "echo", "panic", "fault",
 	"vcon", "vcon-wake", "vcon-stay", "vcon-bench", "vcon-reset",
-	"vcon-reboot", "profile",
+	"vcon-reboot", "profile", "vcon-soak",
 };
 
 static enum mode mode;
@@ -136,6 +137,11 @@ void tg_ap_work(struct tg_cpu *c)
 	case MODE_PROFILE:
 		tg_prof_run(0); /* the BSP powers off for every CPU */
 		break;
+	case MODE_VCON_SOAK:
+		/* A slow tick, halted in between: the BSP does the soak's work. */
+		tg_timer_start(100, 0);
+		for (;;)
+			safe_halt();
 	default:
 		break;
 	}
@@ -340,6 +346,11 @@ void tg_main(uint32_t start_info_pa)
 		break;
 	case MODE_PROFILE:
 		run_profile();
+		break;
+	case MODE_VCON_SOAK:
+		tg_smp_start((int)tg_arg_num("cpus", TG_MAX_CPUS));
+		release_aps();
+		tg_vcon_soak_main();
 		break;
 	case MODE_FAULT:
 		/* An exception the guest handles itself: its handler prints and halts. */
