@@ -21,6 +21,9 @@ the last 20 operations (each with what came back). The same seed replays the sam
 import argparse, bisect, collections, fcntl, json, os, random, re, select, socket, struct
 import subprocess, sys, termios, threading, time, zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import rsp_wire  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--vmdbg", required=True)
 ap.add_argument("--elf", required=True)
@@ -237,10 +240,6 @@ class Repl:
 
 # --- gdb: a remote-protocol client that sends what gdb sends ---------------------------------
 
-def csum(p):
-    return b"%02x" % (sum(p) & 0xFF)
-
-
 RSP_WIRE = collections.deque(maxlen=40)
 
 
@@ -278,29 +277,17 @@ class Gdb:
 
     def send(self, p):
         self.wire.append("%.3f -> %s" % (time.time(), p[:60].decode("ascii", "replace")))
-        self.s.sendall(b"$" + p + b"#" + csum(p))
+        self.s.sendall(rsp_wire.frame(p))
 
     def _packet(self, deadline):
         """The next packet's payload, or None at the deadline."""
         while True:
-            while self.buf[:1] in (b"+", b"-"):
-                self.buf = self.buf[1:]
-            i = self.buf.find(b"$")
-            j = self.buf.find(b"#", i) if i >= 0 else -1
-            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
-                p, self.buf = self.buf[i + 1:j], self.buf[j + 3:]
+            p, self.buf = rsp_wire.take(self.buf)
+            if p is not None:
                 if not self.no_ack:
                     self.s.sendall(b"+")
-                out, k = bytearray(), 0
-                while k < len(p):
-                    if p[k:k + 1] == b"*" and out and k + 1 < len(p):
-                        out += bytes([out[-1]]) * (p[k + 1] - 29)
-                        k += 2
-                    else:
-                        out.append(p[k])
-                        k += 1
-                self.wire.append("%.3f <- %s" % (time.time(), bytes(out[:300]).decode("ascii", "replace")))
-                return bytes(out)
+                self.wire.append("%.3f <- %s" % (time.time(), p[:300].decode("ascii", "replace")))
+                return p
             # Past the deadline one look without waiting: poll() must see what is on the wire.
             left = max(0.0, deadline - time.time())
             r, _, _ = select.select([self.s], [], [], left)

@@ -14,7 +14,10 @@ Prints one key=value line:
   rounds= packets= answered= bad_replies= busy_retries= resets= closed_by_stub= secs=
 and the first bad replies on stderr. Exit 0 when every round connected.
 """
-import argparse, random, socket, struct, sys, time
+import argparse, os, random, socket, struct, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import rsp_wire  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
@@ -30,11 +33,7 @@ ap.add_argument("--z0-refused", action="store_true",
 a = ap.parse_args()
 rnd = random.Random(a.seed)
 
-def csum(p):
-    return b"%02x" % (sum(p) & 0xff)
-
-def pkt(p):
-    return b"$" + p + b"#" + csum(p)
+pkt = rsp_wire.frame
 
 class Busy(Exception):
     pass
@@ -58,20 +57,9 @@ class Conn:
     def recv(self):
         """The next packet's payload (acks skipped, run-length encoding undone)."""
         while True:
-            i = self.buf.find(b"$")
-            j = self.buf.find(b"#", i) if i >= 0 else -1
-            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
-                p = self.buf[i + 1:j]
-                self.buf = self.buf[j + 3:]
-                out, k = bytearray(), 0
-                while k < len(p):
-                    if p[k:k + 1] == b"*" and out and k + 1 < len(p):
-                        out += bytes([out[-1]]) * (p[k + 1] - 29)
-                        k += 2
-                    else:
-                        out.append(p[k])
-                        k += 1
-                return bytes(out)
+            p, self.buf = rsp_wire.take(self.buf)
+            if p is not None:
+                return p
             d = self.s.recv(1 << 20)
             if not d:
                 raise EOFError("connection closed by the stub")

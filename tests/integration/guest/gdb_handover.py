@@ -19,6 +19,9 @@ vmdbg sent), 5 a wording race; each is checked here against vmdbg alone:
 """
 import os, re, select, socket, struct, subprocess, sys, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import rsp_wire  # noqa: E402
+
 VMDBG, ELF, TMP = sys.argv[1:4]
 LIMIT = 2.0
 n_test = 0
@@ -94,10 +97,6 @@ class Repl:
                     return None
 
 
-def csum(p):
-    return b"%02x" % (sum(p) & 0xFF)
-
-
 class Gdb:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=LIMIT)
@@ -107,16 +106,13 @@ class Gdb:
         self.cmd(b"?")
 
     def send(self, p):
-        self.s.sendall(b"$" + p + b"#" + csum(p))
+        self.s.sendall(rsp_wire.frame(p))
 
     def packet(self, limit=LIMIT):
         deadline = time.time() + limit
         while True:
-            self.buf = self.buf.lstrip(b"+")
-            i = self.buf.find(b"$")
-            j = self.buf.find(b"#", i) if i >= 0 else -1
-            if i >= 0 and 0 <= j and len(self.buf) >= j + 3:
-                p, self.buf = self.buf[i + 1:j], self.buf[j + 3:]
+            p, self.buf = rsp_wire.take(self.buf)
+            if p is not None:
                 return p
             left = max(0.0, deadline - time.time())
             r, _, _ = select.select([self.s], [], [], left)
