@@ -560,7 +560,7 @@ static int cmd_symbols_load(struct cmd_ctx *c)
 {
 	char err[256] = "";
 	int64_t slide = 0;
-	bool have_slide = false;
+	bool have_slide = false, park;
 	int n;
 
 	if (c->argc == 2) {
@@ -573,28 +573,28 @@ static int cmd_symbols_load(struct cmd_ctx *c)
 		have_slide = true;
 	}
 	/* A check loads FILE too, into its stand-in: the names after it are checked against it.
-	 * vCPU threads name addresses (the profiler's samples): the table changes with them parked. */
-	if (!c->check && c->s->vm.ncpus > 0)
+	 * vCPU threads name addresses (the profiler's samples): the table and its slide change with
+	 * them parked, and the slide's MSR is read then too. */
+	park = !c->check && c->s->vm.ncpus > 0;
+	if (park)
 		cmd_pause_brief(c);
 	n = symtab_load(&c->s->vm.syms, c->argv[0], err, sizeof(err));
-	if (!c->check && c->s->vm.ncpus > 0)
+	if (n >= 0 && !c->check) {
+		int64_t s;
+
+		if (have_slide) {
+			c->s->vm.syms.slide = slide;
+		} else if (park && debug_kaslr_slide(&c->s->vm, &s) == 0) {
+			c->s->vm.syms.slide = s;
+			have_slide = true;
+		}
+	}
+	if (park)
 		cmd_resume_brief(c);
 	if (n < 0)
 		return cmd_error(c, "symbols load: %s", err[0] ? err : strerror(-n));
 	if (c->check)
 		return CMD_OK;
-	if (have_slide) {
-		c->s->vm.syms.slide = slide;
-	} else if (c->s->vm.ncpus > 0) {
-		int64_t s;
-
-		cmd_pause_brief(c);
-		if (debug_kaslr_slide(&c->s->vm, &s) == 0) {
-			c->s->vm.syms.slide = s;
-			have_slide = true;
-		}
-		cmd_resume_brief(c);
-	}
 	if (c->json) {
 		jw_obj(c->out, NULL);
 		jw_str(c->out, "file", c->argv[0]);
